@@ -1,0 +1,1 @@
+"""CosmoFlow pipeline: sampling, power spectra, data, model, training, evaluation."""
