@@ -1,0 +1,19 @@
+# CosmoFlow pipeline: cosmologies -> CLASS power -> MUSIC ICs -> COLA -> voxels -> TFRecords
+# -> MPI training -> evaluation. A table of contents: config, report, one .smk per stage.
+# Run `snakemake --cores 2` (default config) or `snakemake --configfile config/paper.yaml ...`.
+
+import os
+
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+report: "workflow/report/workflow.rst"
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/power.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

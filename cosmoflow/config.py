@@ -1,0 +1,136 @@
+"""Configuration: load, validate against config/config.schema.yaml, and cross-check keys.
+
+Errors name the file, the key path (e.g. ``sims.n_sims``) and what was expected.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "config" / "config.schema.yaml"
+DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+def _key_path(error) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return path or "<top level>"
+
+
+def _describe(error) -> str:
+    if error.validator == "additionalProperties":
+        return f"unknown key(s): {error.message}"
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"got {error.instance!r}, expected {error.validator} {error.validator_value}"
+    if error.validator == "type":
+        return f"got {error.instance!r} ({type(error.instance).__name__}), expected type {error.validator_value}"
+    if error.validator == "enum":
+        return f"got {error.instance!r}, expected one of {error.validator_value}"
+    if error.validator == "required":
+        return error.message
+    return f"{error.message}"
+
+
+def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
+    """All schema violations as 'key.path: what was wrong' lines (empty when valid)."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{_key_path(e)}: {_describe(e)}"
+            for e in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))]
+
+
+def fill_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:
+    """Return a copy of config with schema defaults filled in for absent optional keys."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    out = copy.deepcopy(config)
+
+    def fill(node: dict, sch: dict) -> None:
+        for key, sub in sch.get("properties", {}).items():
+            if key not in node:
+                if "default" in sub:
+                    node[key] = copy.deepcopy(sub["default"])
+                elif sub.get("type") == "object":
+                    node[key] = {}
+            if isinstance(node.get(key), dict) and sub.get("type") == "object":
+                fill(node[key], sub)
+
+    fill(out, schema)
+    return out
+
+
+def cross_check(config: dict) -> list[str]:
+    """Checks that span several keys (the schema checks each key alone)."""
+    errs: list[str] = []
+    sims = config["sims"]
+    if sims["n_val"] + sims["n_test"] >= sims["n_sims"]:
+        errs.append(f"sims: n_val + n_test = {sims['n_val'] + sims['n_test']} must be < n_sims = "
+                    f"{sims['n_sims']} (at least one training simulation)")
+    cos = config["cosmology"]
+    for key in ("Omega_m", "sigma_8", "n_s", "H0_range"):
+        lo, hi = cos[key]
+        if not lo < hi:
+            errs.append(f"cosmology.{key}: got [{lo}, {hi}], expected low < high")
+    if not (0 < cos["Omega_m"][0] and cos["Omega_m"][1] <= 1):
+        errs.append(f"cosmology.Omega_m: got {cos['Omega_m']}, expected within (0, 1]")
+    if cos["Omega_b"] >= cos["Omega_m"][0]:
+        errs.append(f"cosmology.Omega_b: got {cos['Omega_b']}, expected < the lowest Omega_m "
+                    f"{cos['Omega_m'][0]}")
+    n = config["simulation"]["n_particles"]
+    if n & (n - 1):
+        errs.append(f"simulation.n_particles: got {n}, expected a power of 2 (MUSIC unigrid levels)")
+    vox = config.get("voxels", {})
+    if vox:
+        if vox["n_voxels"] % vox["subvolume"]:
+            errs.append(f"voxels: n_voxels = {vox['n_voxels']} must be a multiple of subvolume = "
+                        f"{vox['subvolume']}")
+        if config.get("model") and config["model"].get("input_size") != vox["subvolume"]:
+            errs.append(f"model.input_size = {config['model'].get('input_size')} must equal "
+                        f"voxels.subvolume = {vox['subvolume']}")
+    return errs
+
+
+def validate(config: dict, source: str = "config") -> dict:
+    """Validate a config dict; return it with defaults filled. Raise ConfigError listing every
+    problem as '<source>: key.path: ...'."""
+    errs = schema_errors(config)
+    if not errs:
+        config = fill_defaults(config)
+        errs = cross_check(config)
+    if errs:
+        raise ConfigError(f"invalid configuration ({source}):\n" + "\n".join(f"  {source}: {e}" for e in errs))
+    return config
+
+
+def load(*paths: str | Path) -> dict:
+    """Load one or more YAML files (later ones override top-level sections), validate, fill defaults."""
+    paths = paths or (DEFAULT_CONFIG,)
+    merged: dict = {}
+    for p in paths:
+        p = Path(p)
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{p}: cannot read YAML config ({err})") from err
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: expected a mapping of config sections, got {type(data).__name__}")
+        merged = deep_update(merged, data)
+    return validate(merged, source=", ".join(str(p) for p in paths))
+
+
+def deep_update(base: dict, new: dict) -> dict:
+    """Recursively merge ``new`` into a copy of ``base`` (as snakemake merges --configfile)."""
+    out = copy.deepcopy(base)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_update(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
