@@ -1,0 +1,153 @@
+"""Lagrangian perturbation theory on a periodic grid: Gaussian modes, Zel'dovich (1LPT), 2LPT.
+
+Conventions (MUSIC / pyCOLA):
+- Fourier transforms are scipy.fft real transforms, unnormalised forward (``rfftn``).
+- delta_k = FFT(w) sqrt(P(k) / L^3) N^(3/2) for unit white noise w, DC mode = 0, so that
+  P(k) = L^3 / N^6 <|delta_k|^2>.
+- Psi1_k = i k delta_k / k^2, so delta = -div Psi1 (Nyquist planes of the derivative set to 0).
+- phi_k = -delta_k / k^2 (lap phi = delta), S = sum_{i<j} (phi_ii phi_jj - phi_ij^2),
+  lap u2 = -S, Psi2 = (3/7) grad u2: Psi2 carries the -3/7 of D2 = -3/7 D1^2, so that
+  x = q + D1 Psi1 + D2 Psi2 with D2 > 0 (see ``cosmology.growth_D2``).
+Units: box and Psi in [Mpc/h], k in [h/Mpc], P in [(Mpc/h)^3]. Arrays are float32 / complex64.
+Results do not depend on ``workers`` (pocketfft threads split independent 1-D transforms).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.fft as sfft
+
+WORKERS = -1  # all cores by default; every function takes ``workers=``
+
+
+def white_noise(n: int, seed: int) -> np.ndarray:
+    """Unit-variance Gaussian white noise on an n^3 grid (float32, mean removed)."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((n, n, n), dtype=np.float32)
+    w -= w.mean(dtype=np.float64)
+    return w
+
+
+def _int_freqs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer frequencies of the full and of the last (rfft) axis."""
+    full = np.fft.fftfreq(n, 1.0 / n).astype(np.int64)
+    half = np.arange(n // 2 + 1, dtype=np.int64)
+    return full, half
+
+
+def wavevectors(n: int, box: float, nyquist_zero: bool = False) -> list[np.ndarray]:
+    """Broadcastable k_x, k_y, k_z [h/Mpc] for the rfftn layout of an n^3 grid.
+
+    With ``nyquist_zero`` the Nyquist component is set to 0 (for derivatives of real fields).
+    """
+    full, half = _int_freqs(n)
+    kf = 2.0 * np.pi / box
+    kx = (full * kf).astype(np.float32)
+    kz = (half * kf).astype(np.float32)
+    if nyquist_zero and n % 2 == 0:
+        kx = kx.copy()
+        kz = kz.copy()
+        kx[n // 2] = 0.0
+        kz[n // 2] = 0.0
+    return [kx[:, None, None], kx[None, :, None], kz[None, None, :]]
+
+
+def k_squared(n: int, box: float) -> np.ndarray:
+    """|k|^2 [(h/Mpc)^2] on the rfftn grid (float32), 1 at k = 0 to allow division."""
+    kx, ky, kz = wavevectors(n, box)
+    k2 = kx**2 + ky**2 + kz**2
+    k2[0, 0, 0] = 1.0
+    return k2
+
+
+def linear_delta_k(noise: np.ndarray, box: float, pk: Callable[[np.ndarray], np.ndarray],
+                   growth: float = 1.0, workers: int = WORKERS) -> np.ndarray:
+    """Linear density modes delta_k (complex64, rfftn layout) from white noise.
+
+    Parameters
+    ----------
+    noise : (n, n, n) float32  Unit white noise.
+    box : float  Box side [Mpc/h].
+    pk : callable  P(k) [(Mpc/h)^3] at k [h/Mpc] (vectorised); called once per distinct |k|.
+    growth : float  Multiplies the amplitude (D(z) for a field at redshift z).
+
+    Notes
+    -----
+    |k|^2 takes integer values in units of the fundamental mode, so sqrt(P) is evaluated once
+    per distinct integer k^2 and looked up per cell (fast and exact).
+    """
+    n = noise.shape[0]
+    if noise.shape != (n, n, n):
+        raise ValueError(f"noise must be a cube, got shape {noise.shape}")
+    wk = sfft.rfftn(noise, workers=workers)
+    full, half = _int_freqs(n)
+    m2 = (full[:, None, None] ** 2 + full[None, :, None] ** 2).astype(np.int32) + (half**2).astype(np.int32)
+    uniq = np.arange(int(m2.max()) + 1)
+    present = np.zeros(uniq.size, dtype=bool)
+    present[np.unique(m2)] = True
+    amp = np.zeros(uniq.size, dtype=np.float64)
+    kvals = np.sqrt(uniq[present][1:]) * (2.0 * np.pi / box)
+    amp_present = np.zeros(int(present.sum()))
+    amp_present[1:] = np.sqrt(pk(kvals) / box**3) * n**1.5 * growth
+    amp[present] = amp_present
+    wk *= amp.astype(np.float32)[m2]
+    wk[0, 0, 0] = 0.0
+    return wk.astype(np.complex64, copy=False)
+
+
+def to_real(field_k: np.ndarray, n: int, workers: int = WORKERS) -> np.ndarray:
+    """Inverse real FFT of an rfftn-layout field to an n^3 float32 array."""
+    return sfft.irfftn(field_k, s=(n, n, n), workers=workers).astype(np.float32, copy=False)
+
+
+def zeldovich(delta_k: np.ndarray, box: float, workers: int = WORKERS) -> np.ndarray:
+    """First-order displacement Psi1 [Mpc/h], shape (3, n, n, n) float32: Psi1_k = i k delta_k / k^2."""
+    n = delta_k.shape[0]
+    k2 = k_squared(n, box)
+    ks = wavevectors(n, box, nyquist_zero=True)
+    psi = np.empty((3, n, n, n), dtype=np.float32)
+    for i, ki in enumerate(ks):
+        psi[i] = to_real(1j * ki * delta_k / k2, n, workers)
+    return psi
+
+
+def second_order_source(delta_k: np.ndarray, box: float, workers: int = WORKERS) -> np.ndarray:
+    """S = sum_{i<j} (phi_ii phi_jj - phi_ij^2) with phi_k = -delta_k / k^2 (float32, n^3).
+
+    phi_ij = k_i k_j delta_k / k^2 in Fourier space; computed one component at a time.
+    """
+    n = delta_k.shape[0]
+    k2 = k_squared(n, box)
+    ks = wavevectors(n, box, nyquist_zero=True)
+    scaled = delta_k / k2
+
+    def phi(i: int, j: int) -> np.ndarray:
+        return to_real(ks[i] * ks[j] * scaled, n, workers)
+
+    pxx, pyy, pzz = phi(0, 0), phi(1, 1), phi(2, 2)
+    S = pxx * pyy
+    S += pxx * pzz
+    S += pyy * pzz
+    del pxx, pyy, pzz
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        pij = phi(i, j)
+        S -= pij * pij
+    return S
+
+
+def second_order(delta_k: np.ndarray, box: float, workers: int = WORKERS) -> np.ndarray:
+    """Second-order displacement Psi2 = (3/7) grad u2, lap u2 = -S [Mpc/h], (3, n, n, n) float32.
+
+    Psi2_k = (3/7) i k S_k / k^2, so div Psi2 = -(3/7) S; x = q + D1 Psi1 + D2 Psi2 with D2 > 0.
+    """
+    n = delta_k.shape[0]
+    S_k = sfft.rfftn(second_order_source(delta_k, box, workers), workers=workers)
+    S_k[0, 0, 0] = 0.0
+    k2 = k_squared(n, box)
+    ks = wavevectors(n, box, nyquist_zero=True)
+    u_k = S_k / k2
+    psi = np.empty((3, n, n, n), dtype=np.float32)
+    for i, ki in enumerate(ks):
+        psi[i] = to_real((3.0 / 7.0) * 1j * ki * u_k, n, workers)
+    return psi
