@@ -1,0 +1,1 @@
+"""Evaluation: metrics, baselines, plots and the evaluate stage."""

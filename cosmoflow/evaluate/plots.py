@@ -1,0 +1,93 @@
+"""Evaluation plots (matplotlib, Agg backend, PNG): loss curves (paper Fig. 5), predicted vs
+true (Fig. 6), error histograms, example sub-volumes, and simulated vs linear P(k)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..io import atomic_path  # noqa: E402
+
+LATEX = {"Omega_m": r"$\Omega_M$", "sigma_8": r"$\sigma_8$", "n_s": r"$n_s$", "H0": r"$H_0$"}
+
+
+def _save(fig, path: str | Path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def loss_curves(history: dict[str, np.ndarray], path: str | Path) -> None:
+    """Training and validation loss per epoch; history has 'epoch', 'loss', 'val_loss'."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(history["epoch"], history["loss"], "o-", label="training")
+    ax.plot(history["epoch"], history["val_loss"], "s-", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (MSE, normalised labels)")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.set_title("Loss per epoch")
+    _save(fig, path)
+
+
+def predicted_vs_true(pred: np.ndarray, true: np.ndarray, names: list[str], path: str | Path,
+                      baseline: np.ndarray | None = None) -> None:
+    """One panel per parameter: prediction against truth with the identity line."""
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8))
+    for j, (ax, name) in enumerate(zip(np.atleast_1d(axes), names)):
+        lo, hi = float(true[:, j].min()), float(true[:, j].max())
+        pad = 0.05 * (hi - lo + 1e-12)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="identity")
+        if baseline is not None:
+            ax.plot(true[:, j], baseline[:, j], "x", color="0.6", ms=4, label="P(k) baseline")
+        ax.plot(true[:, j], pred[:, j], "o", ms=4, label="network")
+        ax.set_xlabel(f"true {LATEX.get(name, name)}")
+        ax.set_ylabel(f"predicted {LATEX.get(name, name)}")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def error_histograms(pred: np.ndarray, true: np.ndarray, names: list[str], path: str | Path) -> None:
+    """Histogram of the relative error (pred - true) / true per parameter."""
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2))
+    for j, (ax, name) in enumerate(zip(np.atleast_1d(axes), names)):
+        rel = (pred[:, j] - true[:, j]) / true[:, j]
+        ax.hist(rel, bins=max(5, min(30, len(rel) // 2)), color="C0", alpha=0.8)
+        ax.axvline(0, color="k", lw=1)
+        ax.set_xlabel(f"relative error of {LATEX.get(name, name)}")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def example_subvolumes(cubes: list[np.ndarray], labels: list[dict], path: str | Path) -> None:
+    """Projected log counts (sum over one axis) of a few sub-volumes, titled with their labels."""
+    n = len(cubes)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4))
+    for ax, cube, lab in zip(np.atleast_1d(axes), cubes, labels):
+        ax.imshow(np.log1p(cube.sum(axis=2)), cmap="magma", origin="lower")
+        ax.set_title(", ".join(f"{LATEX.get(k, k)}={v:.3f}" for k, v in lab.items()), fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def power_vs_linear(curves: list[tuple[np.ndarray, np.ndarray, np.ndarray]], z: float,
+                    path: str | Path) -> None:
+    """Measured P(k) of simulations over linear theory P_lin(k) D(z)^2; curves are (k, pk, pk_lin)."""
+    fig, (ax, rx) = plt.subplots(2, 1, figsize=(5, 5), sharex=True, height_ratios=(2, 1))
+    for i, (k, pk, lin) in enumerate(curves):
+        ax.loglog(k, pk, color=f"C{i % 10}", lw=1)
+        ax.loglog(k, lin, color=f"C{i % 10}", lw=1, ls="--")
+        rx.semilogx(k, pk / lin, color=f"C{i % 10}", lw=1)
+    rx.axhline(1, color="k", lw=1)
+    ax.set_ylabel(r"$P(k)$ [(Mpc/h)$^3$]")
+    rx.set_ylabel("sim / linear")
+    rx.set_xlabel(r"$k$ [h/Mpc]")
+    ax.set_title(f"z = {z:.2f}: simulations (solid) vs linear theory (dashed)")
+    _save(fig, path)
