@@ -98,3 +98,26 @@ def read_table(path: str | Path) -> list[dict]:
                 raise ValueError(f"{path}, line {line}: split {row['split']!r}, expected one of {SPLITS}")
             rows.append(row)
     return rows
+
+
+def write_row(row: dict, path: str | Path) -> None:
+    """Write one simulation's row as JSON (the per-simulation input of the later stages)."""
+    import json
+
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(row, indent=1) + "\n")
+
+
+def read_row(path: str | Path) -> dict:
+    """Read one simulation's cosmology.json; errors name the file and the missing keys."""
+    import json
+
+    path = Path(path)
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read the simulation's cosmology ({err})") from err
+    missing = [k for k in COLUMNS if k not in row]
+    if missing:
+        raise ValueError(f"{path}: missing key(s) {missing}; expected {list(COLUMNS)}")
+    return row

@@ -1,16 +1,14 @@
 # Stage 2: linear P(k, z=0) and growth tables per simulation (CLASS or EH98).
-# The table is an ancient() input: regrowing it (more sims) does not rerun existing sims;
-# the per-simulation `row` param does, when that simulation's cosmology changes.
 
 
 rule power_spectrum:
     input:
-        table=ancient(f"{RESULTS}/cosmologies.csv"),
+        cosmology=f"{RESULTS}/sims/{{sim}}/cosmology.json",
     output:
         f"{RESULTS}/power/{{sim}}.h5",
     params:
-        row=lambda w: sim_row(w.sim),
         power=config["power"],
+        gridscale=config["cola"]["gridscale"],  # k_max covers the finest PM mesh
     log:
         f"{RESULTS}/logs/power/{{sim}}.log",
     benchmark:
@@ -27,7 +25,9 @@ rule power_spectrum:
         "../scripts/power.py"
 
 
-STAGE_OUTPUTS["power"] = lambda: expand(f"{RESULTS}/power/{{sim}}.h5", sim=SIMS)
+STAGE_OUTPUTS["power"] = lambda: expand(f"{RESULTS}/power/{{sim}}.h5", sim=SIMS) + [
+    f"{RESULTS}/cosmologies.csv"
+]
 
 
 rule power:

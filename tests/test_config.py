@@ -1,0 +1,79 @@
+"""Config validation: schema, defaults and cross-key checks give named-key errors."""
+import copy
+
+import pytest
+import yaml
+
+from cosmoflow import config as cfgmod
+from conftest import ROOT, run_snakemake
+
+
+@pytest.fixture
+def base():
+    return cfgmod.load()
+
+
+def test_default_and_paper_configs_are_valid():
+    for name in ("config.yaml", "paper.yaml"):
+        cfg = cfgmod.load(ROOT / "config" / name)
+        assert cfg["sims"]["n_sims"] > cfg["sims"]["n_val"] + cfg["sims"]["n_test"]
+
+
+def test_paper_config_has_the_paper_scale():
+    cfg = cfgmod.load(ROOT / "config" / "paper.yaml")
+    assert cfg["simulation"] == {"box": 512.0, "n_particles": 512}
+    assert cfg["voxels"]["n_voxels"] == 256 and cfg["voxels"]["subvolume"] == 128
+    assert (cfg["sims"]["n_val"], cfg["sims"]["n_test"]) == (150, 50)
+    n_samples = cfg["sims"]["n_sims"] * (256 // 128) ** 3
+    assert 12_000 <= n_samples <= 13_000
+
+
+def test_default_config_has_paper_voxels(base):
+    voxel = base["simulation"]["box"] / base["voxels"]["n_voxels"]
+    per_voxel = (base["simulation"]["n_particles"] / base["voxels"]["n_voxels"]) ** 3
+    assert voxel == pytest.approx(2.0) and per_voxel == pytest.approx(8.0)
+    assert base["voxels"]["subvolume"] == 128
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda c: c["sims"].update(n_sims=-3), "sims.n_sims: got -3, expected minimum 1"),
+    (lambda c: c["sims"].update(n_sims="many"), "sims.n_sims: got 'many' (str), expected type integer"),
+    (lambda c: c.update(bogus=1), "'bogus' was unexpected"),
+    (lambda c: c["cola"].update(n_stepz=3), "cola: unknown key(s)"),
+    (lambda c: c["power"].update(transfer="camb"), "power.transfer: got 'camb', expected one of"),
+    (lambda c: c["cosmology"].update(sigma_8=[0.9, 0.8]), "cosmology.sigma_8: got [0.9, 0.8], expected low < high"),
+    (lambda c: c["sims"].update(n_val=10, n_test=10), "n_val + n_test = 20 must be < n_sims"),
+    (lambda c: c["simulation"].update(n_particles=100), "simulation.n_particles: got 100, expected a power of 2"),
+    (lambda c: c["voxels"].update(subvolume=48), "n_voxels = 128 must be a multiple of subvolume = 48"),
+])
+def test_bad_values_name_the_key(base, mutate, needle):
+    bad = copy.deepcopy(base)
+    mutate(bad)
+    with pytest.raises(cfgmod.ConfigError) as err:
+        cfgmod.validate(bad, source="my.yaml")
+    assert needle in str(err.value)
+    assert "my.yaml" in str(err.value)
+
+
+def test_defaults_are_filled_from_schema(base):
+    sparse = copy.deepcopy(base)
+    del sparse["cola"]
+    del sparse["power"]["n_k"]
+    filled = cfgmod.validate(sparse)
+    assert filled["cola"]["n_steps"] == 10 and filled["power"]["n_k"] == 512
+
+
+def test_unreadable_config_names_the_file(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("sims: [unclosed\n")
+    with pytest.raises(cfgmod.ConfigError, match="broken.yaml"):
+        cfgmod.load(bad)
+
+
+def test_snakemake_stops_with_the_named_key(tmp_path):
+    cf = tmp_path / "bad.yaml"
+    cf.write_text(yaml.safe_dump({"sims": {"n_sims": 4, "n_val": 1, "n_test": 1},
+                                  "cola": {"n_steps": 0}}))
+    proc = run_snakemake(tmp_path, "-n", configfiles=(ROOT / "tests/config/tiny.yaml", cf), check=False)
+    assert proc.returncode != 0
+    assert "cola.n_steps: got 0, expected minimum 1" in proc.stdout + proc.stderr

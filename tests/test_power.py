@@ -1,0 +1,103 @@
+"""Power spectra (real CLASS), EH98, growth: compared with theory and with each other."""
+import numpy as np
+import pytest
+
+from cosmoflow import power
+from pycola_wrapper import cosmology as cm
+from pycola_wrapper.power import OutOfTableError, PowerTable, eisenstein_hu_pk, sigma_R
+
+COSMO = cm.Cosmology(Omega_m=0.3, sigma_8=0.8, n_s=0.96, H0=70.3)
+
+
+@pytest.fixture(scope="module")
+def class_table():
+    return power.make_table(COSMO, "class", 1e-4, power.k_max_for(512, 512), 512, 0.01, 128)
+
+
+@pytest.mark.parametrize("cosmo", [COSMO, cm.Cosmology(0.26, 0.93, 0.91, 70.3),
+                                   cm.Cosmology(0.34, 0.79, 0.99, 70.3)])
+def test_class_sigma8_reproduced(cosmo):
+    t = power.make_table(cosmo, "class", 1e-4, 10.0, 512, 0.01, 16)
+    assert sigma_R(t.k, t.pk, 8.0) == pytest.approx(cosmo.sigma_8, rel=3e-3)
+    assert t.attrs["transfer"] == "class"
+
+
+def test_k_range_covers_the_mesh(class_table):
+    k_ny = np.pi * 512 / 512
+    assert class_table.k[-1] >= np.sqrt(3) * k_ny
+    assert class_table.k[0] <= 1e-4 * (1 + 1e-12)
+
+
+def test_eisenstein_hu_vs_class(class_table):
+    k = np.logspace(-3, 0, 200)
+    ratio = eisenstein_hu_pk(k, COSMO) / class_table.P(k)
+    assert np.max(np.abs(ratio - 1)) < 0.05
+    assert sigma_R(k, eisenstein_hu_pk(k, COSMO)) > 0
+
+
+def test_eisenstein_hu_normalisation_and_shape():
+    k = np.logspace(-4, 1.5, 1000)
+    pk = eisenstein_hu_pk(k, COSMO)
+    assert sigma_R(k, pk, 8.0) == pytest.approx(0.8, rel=1e-3)
+    # large scales: P ~ k^n_s; the turnover sits near k_eq ~ 0.01-0.02 h/Mpc for Omega_m = 0.3
+    slope = np.log(pk[1] / pk[0]) / np.log(k[1] / k[0])
+    assert slope == pytest.approx(COSMO.n_s, abs=0.01)
+    assert 0.01 < k[np.argmax(pk)] < 0.03
+
+
+def test_table_raises_outside_its_range(class_table, tmp_path):
+    with pytest.raises(OutOfTableError, match="outside the tabulated range"):
+        class_table.P(np.array([1e-5, 0.1]))
+    with pytest.raises(OutOfTableError):
+        class_table.P(class_table.k[-1] * 1.01)
+    with pytest.raises(OutOfTableError):
+        class_table.growth(0.001)
+    with pytest.raises(OutOfTableError):
+        class_table.growth_rate(1.5)
+    path = tmp_path / "p.h5"
+    class_table.save(path)
+    back = PowerTable.load(path)
+    np.testing.assert_array_equal(back.pk, class_table.pk)
+    assert back.cosmology() == COSMO
+    with pytest.raises(OutOfTableError, match="p.h5"):
+        back.P(100.0)
+
+
+def test_load_errors_name_the_file(tmp_path):
+    import h5py
+    bad = tmp_path / "foreign.h5"
+    with h5py.File(bad, "w") as h5:
+        h5["k"] = np.ones(3)
+    with pytest.raises(KeyError, match=r"foreign.h5: missing dataset\(s\) \['pk'"):
+        PowerTable.load(bad)
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    with pytest.raises(OSError, match="junk.h5"):
+        PowerTable.load(junk)
+
+
+def test_growth_against_known_values():
+    a49 = 1 / 50
+    assert cm.growth_D1(a49, COSMO.__class__(0.3, 0.8, 0.96, 70.0)) == pytest.approx(0.0256745, rel=1e-5)
+    c = cm.Cosmology(0.3, 0.8, 0.96, 70.0)
+    assert cm.vfact(a49, c) == pytest.approx(387.298, rel=1e-5)
+    assert cm.vfact(1.0, c) == pytest.approx(51.2796, rel=1e-5)
+    # Einstein-de Sitter: D = a, f = 1, D2 = a^2
+    eds = cm.Cosmology(1.0, 0.8, 0.96, 70.0, Omega_b=0.0)
+    a = np.array([0.1, 0.5, 1.0])
+    np.testing.assert_allclose(cm.growth_D1(a, eds), a, rtol=1e-9)
+    np.testing.assert_allclose(cm.growth_f(a, eds), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(cm.growth_D2(a, eds), a**2, rtol=1e-9)
+
+
+def test_growth_rate_is_the_log_derivative():
+    a = np.array([0.1, 0.3, 0.7, 1.0])
+    eps = 1e-5
+    num = (np.log(cm.growth_D1(a * (1 + eps), COSMO)) - np.log(cm.growth_D1(a * (1 - eps), COSMO))) / (
+        np.log1p(eps) - np.log1p(-eps))
+    np.testing.assert_allclose(cm.growth_f(a, COSMO), num, rtol=1e-6)
+
+
+def test_bad_transfer_is_named():
+    with pytest.raises(ValueError, match="power.transfer = 'camb'"):
+        power.make_table(COSMO, "camb", 1e-4, 1.0, 64, 0.01, 16)
