@@ -6,7 +6,8 @@
 #   tests/slurm/local_cluster.sh stop     stop the daemons this script started (by recorded PID)
 #   tests/slurm/local_cluster.sh status   daemons alive? + sinfo
 #
-# Needs root (apt, /etc/slurm, daemons). No systemd: the daemons run in the foreground
+# Needs root (apt, /etc/slurm, daemons); exits 3 when Slurm is missing and cannot be installed
+# (not root, no apt-get), 1 on any other failure. No systemd: the daemons run in the foreground
 # under setsid and their PIDs are recorded in $STATE/*.pid. State, spool and daemon logs live in
 # $STATE (default /tmp/cosmoflow-slurm). /etc/slurm/slurm.conf is written only when absent or
 # written by this script before (marker line); a foreign slurm.conf makes `start` refuse.
@@ -22,6 +23,7 @@ DAEMONS=(munged slurmctld slurmd)
 
 log() { echo "local_cluster: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+cannot_install() { log "cannot install Slurm here: $*"; exit 3; }  # exit 3: tests skip
 
 wait_apt_lock() {
     # Other processes (unattended upgrades, other helpers) may hold the dpkg/apt locks.
@@ -43,8 +45,8 @@ install_packages() {
             && command -v munged >/dev/null && command -v srun >/dev/null; then
         return 0
     fi
-    [ "$(id -u)" = 0 ] || die "slurm-wlm/munge missing and not root: cannot apt-get install"
-    command -v apt-get >/dev/null || die "slurm-wlm/munge missing and no apt-get"
+    [ "$(id -u)" = 0 ] || cannot_install "slurm-wlm/munge missing and not root (apt-get needs root)"
+    command -v apt-get >/dev/null || cannot_install "slurm-wlm/munge missing and no apt-get"
     log "installing slurm-wlm munge (apt)"
     export DEBIAN_FRONTEND=noninteractive
     wait_apt_lock
@@ -155,6 +157,7 @@ wait_idle() {
 }
 
 cmd_start() {
+    [ "$(id -u)" = 0 ] || cannot_install "not root: cannot write $CONF or start the daemons"
     install_packages
     write_conf
     start_munge
