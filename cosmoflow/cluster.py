@@ -28,6 +28,9 @@ class SubmissionPlan:
         jobs snakemake runs itself (never submitted).
     rule_jobs : int
         all rule jobs of the plan.
+    largest : dict
+        group id -> (cpus, mem_mb, runtime [min]) of its largest group job, as requested
+        from Slurm (Snakemake's layered group resources).
     """
 
     group_jobs: Counter = field(default_factory=Counter)
@@ -35,6 +38,7 @@ class SubmissionPlan:
     single_jobs: Counter = field(default_factory=Counter)
     local_jobs: int = 0
     rule_jobs: int = 0
+    largest: dict = field(default_factory=dict)
 
     @property
     def submissions(self) -> int:
@@ -43,7 +47,13 @@ class SubmissionPlan:
 
     def summary(self) -> str:
         """One line, e.g. 'Cluster (Slurm) jobs to submit: 101 (...)'."""
-        groups = ", ".join(f"{n} group jobs '{g}' of <= {self.group_sizes[g]} rule jobs"
+        def size(g: str) -> str:
+            if g not in self.largest:
+                return ""
+            cpus, mem, runtime = self.largest[g]
+            return f", each <= {cpus} CPUs, {mem} MB, {runtime} min"
+
+        groups = ", ".join(f"{n} group jobs '{g}' of <= {self.group_sizes[g]} rule jobs{size(g)}"
                            for g, n in sorted(self.group_jobs.items()))
         singles = ", ".join(f"{n} {r}" for r, n in sorted(self.single_jobs.items()))
         parts = [p for p in (groups, singles and f"single: {singles}") if p]
@@ -58,7 +68,20 @@ def runs_on_submit_host(rule, localrules) -> bool:
                                    or getattr(rule, "is_template_engine", False))
 
 
-def plan_submissions(dag, localrules=frozenset()) -> SubmissionPlan:
+def submitted_resources(group, constraints) -> dict:
+    """Resources Snakemake requests for one group job on a cluster.
+
+    ``GroupJob.resources`` sums the layers when the executor is local, as in a dry run; a
+    cluster executor stacks them (runtime summed, CPUs and memory of the widest layer).
+    """
+    from snakemake.resources import GroupResources
+
+    return GroupResources.basic_layered(toposorted_jobs=group.toposorted, constraints=constraints,
+                                        run_local=False, additive_resources=["runtime"],
+                                        sortby=["runtime"])
+
+
+def plan_submissions(dag, localrules=frozenset(), constraints=None) -> SubmissionPlan:
     """Count the cluster submissions of a built Snakemake DAG (``workflow.dag``).
 
     Parameters
@@ -68,6 +91,9 @@ def plan_submissions(dag, localrules=frozenset()) -> SubmissionPlan:
         components already merged.
     localrules : set of str
         Names of rules declared local (``localrules:`` / ``localrule: True``).
+    constraints : snakemake Resources, optional
+        ``workflow.global_resources`` (``--cores`` bounds the CPUs of one group job); when
+        given, ``largest`` holds the resources a cluster executor would request.
     """
     groups: dict[int, object] = {}
     single: Counter = Counter()
@@ -83,10 +109,15 @@ def plan_submissions(dag, localrules=frozenset()) -> SubmissionPlan:
             single[job.rule.name] += 1
     group_jobs: Counter = Counter()
     group_sizes: Counter = Counter()
+    largest: dict = {}
     for group in groups.values():
-        group_jobs[group.groupid] += 1
-        group_sizes[group.groupid] = max(group_sizes[group.groupid], len(group.jobs))
-    return SubmissionPlan(group_jobs, group_sizes, single, local, len(jobs))
+        gid = group.groupid
+        group_jobs[gid] += 1
+        group_sizes[gid] = max(group_sizes[gid], len(group.jobs))
+        res = submitted_resources(group, constraints) if constraints is not None else group.resources
+        req = (res.get("_cores", 1), res.get("mem_mb", 0), res.get("runtime", 0))
+        largest[gid] = tuple(max(a, b) for a, b in zip(largest.get(gid, req), req))
+    return SubmissionPlan(group_jobs, group_sizes, single, local, len(jobs), largest)
 
 
 def report_dry_run(workflow, stream=None) -> None:
@@ -104,6 +135,7 @@ def report_dry_run(workflow, stream=None) -> None:
         return
     if dag is None:
         return
-    plan = plan_submissions(dag, getattr(workflow, "_localrules", frozenset()))
+    plan = plan_submissions(dag, getattr(workflow, "_localrules", frozenset()),
+                            workflow.global_resources)
     if plan.rule_jobs:
         print(plan.summary(), file=stream or sys.stderr, flush=True)

@@ -27,6 +27,8 @@ RUN_LIMIT_S = 300           # hard limit of one snakemake run (a hung executor i
 SIMS_PER_JOB = 2            # tiny config: 4 simulations -> 2 group jobs
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: ([^)]+)\)")
 PLAN = re.compile(r"Cluster \(Slurm\) jobs to submit: (\d+) ")
+GROUP_SIZE = re.compile(r"group jobs 'simulation' of <= \d+ rule jobs, each <= (\d+) CPUs, "
+                        r"(\d+) MB, (\d+) min")
 
 
 def _scontrol(job_id: str) -> dict:
@@ -94,8 +96,15 @@ def test_tiny_dag_runs_under_slurm(slurm, tmp_path):
         assert info["JobName"] == run_id
         assert Path(log).resolve().is_relative_to((tmp_path / ".snakemake/slurm_logs").resolve())
         assert "Finished jobid" in Path(log).read_text(), f"Slurm log {log} shows no finished rule"
-    groups = [log for log in jobs.values() if "/group_simulation" in log]
+    groups = [j for j, log in jobs.items() if "/group_simulation" in log]
     assert len(groups) == -(-n_sims // SIMS_PER_JOB), jobs
+    # the plan's per-job request is what sbatch asked for (--cores 1: one CPU, layers stacked)
+    cpus, mem_mb, minutes = map(int, GROUP_SIZE.search(plan).groups())
+    for job_id in groups:
+        info = _scontrol(job_id)
+        h, m, _s = map(int, info["TimeLimit"].split(":"))
+        assert (int(info["NumCPUs"]), info["MinMemoryNode"], 60 * h + m) == \
+            (cpus, f"{mem_mb}M", minutes), (job_id, plan[-400:])
 
     # every output of the DAG exists; nothing left to do
     summary = subprocess.run([str(BIN / "snakemake"), "--summary", "-d", str(tmp_path),
@@ -136,3 +145,26 @@ def test_cluster_script_status_reports_running_daemons(slurm):
     for daemon in ("munged", "slurmctld", "slurmd"):
         assert re.search(rf"{daemon}: running \(pid \d+\)", out.stdout), out.stdout
     assert shutil.which("sbatch")
+
+
+def _dry_run(*args: str) -> str:
+    proc = subprocess.run([str(BIN / "snakemake"), *args, "-n", "--configfile", str(TINY)],
+                          cwd=ROOT, capture_output=True, text=True, env=tool_env(), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_profile_resolves_by_name_and_path_and_plans_batches():
+    """No Slurm needed: the profile is found as `slurm` from the repository root and by path,
+    batches 16 simulations per job by default, and a local run never submits."""
+    by_name = PLAN.search(_dry_run("--profile", "slurm"))
+    # tiny: 4 simulations fit one group job of 16; the table rule is its own job
+    assert by_name and by_name.group(1) == "2", by_name
+    per_sim = PLAN.search(_dry_run("--profile", str(ROOT / "workflow/profiles/slurm"),
+                                   "--group-components", "simulation=1"))
+    assert per_sim and per_sim.group(1) == "5", per_sim
+    local = _dry_run("--cores", "1")
+    assert not PLAN.search(local)       # local dry runs print no cluster plan
+    for default in (ROOT / "profiles" / "default", ROOT / "workflow" / "profiles" / "default"):
+        for f in default.glob("*.yaml"):
+            assert "slurm" not in f.read_text(), f"{f}: auto-loaded profile must not submit"
