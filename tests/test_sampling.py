@@ -82,3 +82,22 @@ def test_table_round_trip_and_errors(cfg, tmp_path):
         sampling.read_table(tmp_path / "cols.csv")
     with pytest.raises(FileNotFoundError, match="nothere.csv"):
         sampling.read_table(tmp_path / "nothere.csv")
+
+
+def test_atomic_outputs_have_normal_permissions(tmp_path):
+    import os
+    import stat
+    from cosmoflow.io import atomic_path
+    with atomic_path(tmp_path / "x.txt") as tmp:
+        tmp.write_text("ok")
+    mode = stat.S_IMODE(os.stat(tmp_path / "x.txt").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+    try:
+        with atomic_path(tmp_path / "y.txt") as tmp:
+            tmp.write_text("half")
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert not (tmp_path / "y.txt").exists() and not list(tmp_path.glob(".tmp-*"))

@@ -28,6 +28,7 @@ rule sample:
         expand(f"{RESULTS}/sims/{{sim}}/cosmology.json", sim=SIMS),
     output:
         f"{RESULTS}/cosmologies.csv",
+    localrule: True
     log:
         f"{RESULTS}/logs/sample.log",
     benchmark:
