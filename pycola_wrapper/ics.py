@@ -194,21 +194,20 @@ def write_builtin(conf: MusicConf, out: str | Path, table: PowerTable | None = N
                 grp.create_dataset(f"psi2_{c}", data=psi2[i])
             if not p.use_2LPT:
                 del psi2
-            k2 = lpt.k_squared(n, box)
-            ks = lpt.wavevectors(n, box, nyquist_zero=True)
-            scaled = delta_k / k2
-            del k2
+            psi1 = lpt.zeldovich(delta_k, box, workers)
+            del delta_k
+            say(f"1LPT: {time.perf_counter() - t0:.2f} s")
             for i, c in enumerate("xyz"):
-                psi1 = lpt.to_real(1j * ks[i] * scaled, n, workers)
-                grp.create_dataset(f"psi1_{c}", data=psi1)
+                grp.create_dataset(f"psi1_{c}", data=psi1[i])
                 if p.use_2LPT:
-                    d = dplus * psi1 + d2 * psi2[i]
-                    v = vf * (dplus * psi1 + 2.0 * d2 * psi2[i])
+                    d = dplus * psi1[i] + d2 * psi2[i]
+                    h5.create_dataset(level_name(L, f"d{c}"), data=_padded(d, 1.0 / box))
+                    d += d2 * psi2[i]  # D1 Psi1 + 2 D2 Psi2
+                    h5.create_dataset(level_name(L, f"v{c}"), data=_padded(d, vf / box))
+                    del d
                 else:
-                    d, v = dplus * psi1, vf * dplus * psi1
-                h5.create_dataset(level_name(L, f"d{c}"), data=_padded(d, 1.0 / box))
-                h5.create_dataset(level_name(L, f"v{c}"), data=_padded(v, 1.0 / box))
-                del d, v, psi1
+                    h5.create_dataset(level_name(L, f"d{c}"), data=_padded(psi1[i], dplus / box))
+                    h5.create_dataset(level_name(L, f"v{c}"), data=_padded(psi1[i], vf * dplus / box))
     say(f"total: {time.perf_counter() - t0:.2f} s")
     return attrs
 
