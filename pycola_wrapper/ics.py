@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.fft as sfft
 
 from . import cosmology as cosmo_mod
 from . import lpt

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import h5py
 import pytest
-import yaml
 
 from cosmoflow import config as cfgmod
 from cosmoflow import ics as stage
