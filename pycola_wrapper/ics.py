@@ -115,11 +115,22 @@ def growth_at_start(p: IcsParams, table: PowerTable) -> tuple[float, float, floa
     return dplus, d2, float(cosmo_mod.vfact(a, p.cosmology))
 
 
-def _padded(field: np.ndarray, scale: float) -> np.ndarray:
-    """field x scale with PAD periodic cells per side (float32)."""
-    out = np.pad(field, PAD, mode="wrap")
-    out *= np.float32(scale)
-    return out
+def _fill_padded(buf: np.ndarray, field: np.ndarray, scale: float) -> np.ndarray:
+    """Write field x scale into ``buf`` ((n+2 PAD)^3) with PAD periodic cells per side; return buf.
+
+    Reusing one buffer for every dataset avoids allocating (and faulting in) 7 large arrays.
+    """
+    p, n = PAD, field.shape[0]
+    inner = buf[p:p + n, p:p + n, p:p + n]
+    np.multiply(field, np.float32(scale), out=inner)
+    mid = slice(p, p + n)
+    buf[mid, mid, :p] = buf[mid, mid, n:n + p]        # z, then y, then x (corners follow)
+    buf[mid, mid, p + n:] = buf[mid, mid, p:2 * p]
+    buf[mid, :p, :] = buf[mid, n:n + p, :]
+    buf[mid, p + n:, :] = buf[mid, p:2 * p, :]
+    buf[:p] = buf[n:n + p]
+    buf[p + n:] = buf[p:2 * p]
+    return buf
 
 
 def _write_header(h5, p: IcsParams) -> None:
@@ -184,29 +195,34 @@ def write_builtin(conf: MusicConf, out: str | Path, table: PowerTable | None = N
             for key, value in attrs.items():
                 h5.attrs[key] = value
             L = p.level
-            h5.create_dataset(level_name(L, "rho"), data=_padded(lpt.to_real(delta_k, n, workers), dplus))
+            pad = np.empty((n + 2 * PAD,) * 3, dtype=np.float32)
+
+            def put(what: str, field: np.ndarray, scale: float) -> None:
+                h5.create_dataset(level_name(L, what), data=_fill_padded(pad, field, scale))
+
+            put("rho", lpt.to_real(delta_k, n, workers), dplus)
             grp = h5.create_group("lpt")
             grp.attrs["units"] = "Mpc/h, D1 = 1 at z = 0; x = q + D1 Psi1 + D2 Psi2"
-            psi2 = lpt.second_order(delta_k, box, workers)
-            say(f"2LPT: {time.perf_counter() - t0:.2f} s")
-            for i, c in enumerate("xyz"):
-                grp.create_dataset(f"psi2_{c}", data=psi2[i])
-            if not p.use_2LPT:
-                del psi2
-            psi1 = lpt.zeldovich(delta_k, box, workers)
-            del delta_k
-            say(f"1LPT: {time.perf_counter() - t0:.2f} s")
-            for i, c in enumerate("xyz"):
-                grp.create_dataset(f"psi1_{c}", data=psi1[i])
+            psi2 = []
+            for c, comp in zip("xyz", lpt.second_order_components(delta_k, box, workers)):
+                grp.create_dataset(f"psi2_{c}", data=comp)
                 if p.use_2LPT:
-                    d = dplus * psi1[i] + d2 * psi2[i]
-                    h5.create_dataset(level_name(L, f"d{c}"), data=_padded(d, 1.0 / box))
+                    psi2.append(comp)
+                del comp
+            say(f"2LPT: {time.perf_counter() - t0:.2f} s")
+            for i, (c, psi1) in enumerate(zip("xyz", lpt.zeldovich_components(delta_k, box, workers))):
+                grp.create_dataset(f"psi1_{c}", data=psi1)
+                if p.use_2LPT:
+                    d = dplus * psi1 + d2 * psi2[i]
+                    put(f"d{c}", d, 1.0 / box)
                     d += d2 * psi2[i]  # D1 Psi1 + 2 D2 Psi2
-                    h5.create_dataset(level_name(L, f"v{c}"), data=_padded(d, vf / box))
+                    put(f"v{c}", d, vf / box)
                     del d
                 else:
-                    h5.create_dataset(level_name(L, f"d{c}"), data=_padded(psi1[i], dplus / box))
-                    h5.create_dataset(level_name(L, f"v{c}"), data=_padded(psi1[i], vf * dplus / box))
+                    put(f"d{c}", psi1, dplus / box)
+                    put(f"v{c}", psi1, vf * dplus / box)
+                del psi1
+            del delta_k
     say(f"total: {time.perf_counter() - t0:.2f} s")
     return attrs
 

@@ -13,7 +13,7 @@ Results do not depend on ``workers`` (pocketfft threads split independent 1-D tr
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.fft as sfft
@@ -124,15 +124,29 @@ def inverse_laplacian(field_k: np.ndarray, box: float) -> np.ndarray:
     return out.astype(np.complex64, copy=False)
 
 
+def _gradient_components(pot_k: np.ndarray, box: float, workers: int) -> Iterator[np.ndarray]:
+    """Yield irfftn(i k_j pot_k) for j = x, y, z (float32 n^3 each, Nyquist planes zeroed)."""
+    n = pot_k.shape[0]
+    ks = wavevectors(n, box, nyquist_zero=True)
+    buf = np.empty_like(pot_k)
+    for i in range(3):
+        yield _apply(pot_k, _spectral_factor(ks, i), buf, n, workers)
+
+
+def zeldovich_components(delta_k: np.ndarray, box: float, workers: int = WORKERS) -> Iterator[np.ndarray]:
+    """Yield Psi1_x, Psi1_y, Psi1_z [Mpc/h] one at a time (float32 n^3; see ``zeldovich``)."""
+    yield from _gradient_components(inverse_laplacian(delta_k, box), box, workers)
+
+
 def zeldovich(delta_k: np.ndarray, box: float, workers: int = WORKERS) -> np.ndarray:
     """First-order displacement Psi1 [Mpc/h], shape (3, n, n, n) float32: Psi1_k = i k delta_k / k^2."""
-    n = delta_k.shape[0]
-    ks = wavevectors(n, box, nyquist_zero=True)
-    scaled = inverse_laplacian(delta_k, box)
-    buf = np.empty_like(scaled)
+    return _stack(zeldovich_components(delta_k, box, workers), delta_k.shape[0])
+
+
+def _stack(components: Iterator[np.ndarray], n: int) -> np.ndarray:
     psi = np.empty((3, n, n, n), dtype=np.float32)
-    for i in range(3):
-        psi[i] = _apply(scaled, _spectral_factor(ks, i), buf, n, workers)
+    for i, comp in enumerate(components):
+        psi[i] = comp
     return psi
 
 
@@ -166,19 +180,18 @@ def second_order_source(delta_k: np.ndarray, box: float, workers: int = WORKERS)
     return S
 
 
+def second_order_components(delta_k: np.ndarray, box: float, workers: int = WORKERS) -> Iterator[np.ndarray]:
+    """Yield Psi2_x, Psi2_y, Psi2_z [Mpc/h] one at a time (float32 n^3; see ``second_order``)."""
+    S_k = sfft.rfftn(second_order_source(delta_k, box, workers), workers=workers, overwrite_x=True)
+    u_k = inverse_laplacian(S_k, box)
+    del S_k
+    u_k *= np.float32(3.0 / 7.0)
+    yield from _gradient_components(u_k, box, workers)
+
+
 def second_order(delta_k: np.ndarray, box: float, workers: int = WORKERS) -> np.ndarray:
     """Second-order displacement Psi2 = (3/7) grad u2, lap u2 = -S [Mpc/h], (3, n, n, n) float32.
 
     Psi2_k = (3/7) i k S_k / k^2, so div Psi2 = -(3/7) S; x = q + D1 Psi1 + D2 Psi2 with D2 > 0.
     """
-    n = delta_k.shape[0]
-    S_k = sfft.rfftn(second_order_source(delta_k, box, workers), workers=workers, overwrite_x=True)
-    u_k = inverse_laplacian(S_k, box)
-    del S_k
-    u_k *= np.float32(3.0 / 7.0)
-    ks = wavevectors(n, box, nyquist_zero=True)
-    buf = np.empty_like(u_k)
-    psi = np.empty((3, n, n, n), dtype=np.float32)
-    for i in range(3):
-        psi[i] = _apply(u_k, _spectral_factor(ks, i), buf, n, workers)
-    return psi
+    return _stack(second_order_components(delta_k, box, workers), delta_k.shape[0])
