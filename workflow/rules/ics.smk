@@ -3,23 +3,14 @@
 # "generic" layout + /lpt/psi{1,2}_*), by the builtin generator or a real MUSIC binary.
 
 
-def ics_user_conf(wildcards):
-    """The user's .conf of this simulation when ics.conf_dir holds one (reruns when it changes)."""
-    conf_dir = config["ics"].get("conf_dir")
-    path = Path(conf_dir) / f"{wildcards.sim}.conf" if conf_dir else None
-    return [str(path)] if path is not None and path.is_file() else []
-
-
-def ics_mem_mb(wildcards):
-    """Peak memory: ~40 bytes per particle (builtin, float32) + 1 GB; MUSIC needs ~37 bytes/particle."""
-    n = int(sim_row(wildcards.sim)["n_particles"])
-    return 1000 + 40 * n**3 // 2**20
+from cosmoflow import ics as ics_stage
 
 
 rule initial_conditions:
     input:
         power=f"{RESULTS}/power/{{sim}}.h5",
-        user_conf=ics_user_conf,
+        # the user's <ics.conf_dir>/<sim>.conf when there is one: editing it reruns the simulation
+        user_conf=lambda w: [str(p) for p in [ics_stage.user_conf_path(w.sim, config)] if p],
     output:
         conf=f"{RESULTS}/sims/{{sim}}/music.conf",
         transfer=f"{RESULTS}/sims/{{sim}}/transfer_camb.txt",
@@ -32,7 +23,8 @@ rule initial_conditions:
         f"{RESULTS}/benchmarks/ics/{{sim}}.tsv"
     threads: config["ics"]["threads"]
     resources:
-        mem_mb=ics_mem_mb,
+        # ~40 bytes per particle + 1 GB (builtin peak 3.6 GB at 512^3; MUSIC 1.53 4.9 GB)
+        mem_mb=lambda w: 1000 + 40 * int(sim_row(w.sim)["n_particles"]) ** 3 // 2**20,
         runtime=30,
     group:
         "simulation"
