@@ -62,13 +62,14 @@ def write_text(path: str | Path, text: str) -> None:
 def run(row: dict, config: dict, power_path: str | Path, conf_out: str | Path, transfer_out: str | Path,
         ics_out: str | Path, log=None) -> dict:
     """ICs of one simulation: write transfer table, .conf and ics.hdf5; return the ics attributes."""
+    if Path(transfer_out).resolve() != Path(conf_out).resolve().parent / TRANSFER_FILE:
+        raise ValueError(f"{transfer_out}: expected {Path(conf_out).parent / TRANSFER_FILE} (the .conf names "
+                         f"{TRANSFER_FILE} next to itself)")
     user = user_conf_path(str(row["sim"]), config)
     text = user_conf_text(user) if user else conf_text(row, config)  # a bad user .conf fails first
     table = PowerTable.load(power_path)
     write_text(transfer_out, mc.camb_transfer_text(table.k, table.pk, float(row["n_s"])))
     write_text(conf_out, text)
-    if Path(transfer_out).parent.resolve() != Path(conf_out).parent.resolve():
-        raise ValueError(f"{conf_out} and {transfer_out} must share a folder (the .conf names {TRANSFER_FILE})")
     conf = mc.read_conf(conf_out)
     ics_cfg = config["ics"]
     if ics_cfg["generator"] == "music":

@@ -63,7 +63,15 @@ def _same_cosmology(table: PowerTable, p: IcsParams) -> bool:
 def table_matches(table: PowerTable, p: IcsParams) -> bool:
     """True when the power table is the spectrum the .conf asks for (same cosmology, transfer)."""
     kind = {"eisenstein": "eisenstein", "camb_file": "class"}[p.transfer]
-    return table.attrs.get("transfer") == kind and _same_cosmology(table, p)
+    if table.attrs.get("transfer") != kind or not _same_cosmology(table, p):
+        return False
+    if p.transfer == "camb_file":  # the .conf's table must hold this spectrum's shape
+        k, T = read_camb_transfer(p.transfer_file)
+        if k[0] < table.k[0] * (1 - 1e-9) or k[-1] > table.k[-1] * (1 + 1e-9):
+            return False
+        ratio = table.P(np.clip(k, table.k[0], table.k[-1])) / (k**p.cosmology.n_s * T**2)
+        return bool(np.all(np.abs(ratio / ratio[0] - 1.0) < 1e-6))
+    return True
 
 
 def power_for(p: IcsParams, table: PowerTable | None = None, n_k: int = 512) -> PowerTable:

@@ -292,7 +292,7 @@ def camb_transfer_text(k, pk, n_s: float) -> str:
     T /= T[0]
     cols = np.column_stack([k, T, T, T, T, T, T, T, T, T, T, T, T])
     lines = ["# k[h/Mpc] T_cdm T_b - - - T_tot - - - T_vcdm T_vb - (CAMB layout for MUSIC camb_file)"]
-    lines += [" ".join(f"{v:.10e}" for v in row) for row in cols]
+    lines += [" ".join(f"{v:.17g}" for v in row) for row in cols]  # exact float64 round trip
     return "\n".join(lines) + "\n"
 
 

@@ -205,8 +205,9 @@ def test_check8_out_of_table_k_or_z_raises(tmp_path):
     box, n = 128.0, 64
     # one CLASS table too narrow in k (k_fund = 0.049 h/Mpc < 0.1) and in a (a >= 0.1: z <= 9)
     narrow = make_table(COSMO, "class", 0.1, k_max_for(box, n), 64, 0.1, 16)
+    (tmp_path / "tk.txt").write_text(mc.camb_transfer_text(narrow.k, narrow.pk, COSMO.n_s))
     text = mc.make_conf(box=box, n=n, z_start=0.0, seed=1, cosmo=COSMO, transfer="camb_file",
-                        transfer_file="unused.txt")
+                        transfer_file="tk.txt")
     conf = mc.parse_conf(text, str(tmp_path / "music.conf"))
     with pytest.raises(OutOfTableError, match=r"k \[h/Mpc\]"):
         ics.write_builtin(conf, tmp_path / "x.hdf5", table=narrow)

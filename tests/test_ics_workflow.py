@@ -68,6 +68,8 @@ def test_user_conf_is_honoured(tmp_path):
     assert written.startswith(f"# from {(user_dir / (row['sim'] + '.conf')).resolve()}")
     assert "; my own run" in written and f"transfer_file   = {user_dir.resolve() / 'tk.txt'}" in written
     assert attrs["seed"] == 99 and attrs["z_start"] == 20.0 and attrs["use_2LPT"]
+    assert attrs["transfer"] == "camb_file"  # the user's table (normalised to its sigma_8), not ours
+    assert attrs["power_source"] == str(user_dir.resolve() / "tk.txt")
     with h5py.File(out / "ics.hdf5", "r") as h5:
         assert h5.attrs["conf"] == written
     config["ics"]["conf_dir"] = str(tmp_path / "empty")  # no <sim>.conf there: generated as usual
