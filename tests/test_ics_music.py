@@ -152,3 +152,25 @@ def test_music_errors_are_clear(music_bin, tmp_path):
     with pytest.raises(MusicError, match=r"(?s)exited with -?\d+.*Could not find transfer function file"):
         run_music(mc.read_conf(tmp_path / "bad.conf"), out, binary=music_bin)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.conf"]
+
+
+def test_stage_runs_music_from_the_config(music_bin, tmp_path):
+    from cosmoflow import config as cfgmod
+    from cosmoflow import ics as stage
+    from cosmoflow import sampling
+    from cosmoflow.power import cosmology_from_row
+
+    config = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "tests" / "config" / "tiny.yaml")
+    config["power"]["transfer"] = "eisenstein"
+    config["ics"].update(generator="music", music_binary=music_bin, z_start=19.0)
+    row = sampling.sample(config)[1]
+    cosmo = cosmology_from_row(row, config["cosmology"])
+    make_table(cosmo, "eisenstein", 1e-4, k_max_for(float(row["box"]), int(row["n_particles"])), 128, 0.01,
+               32).save(tmp_path / "power.h5")
+    out = tmp_path / "sims" / row["sim"]
+    attrs = stage.run(row, config, tmp_path / "power.h5", out / "music.conf", out / "transfer_camb.txt",
+                      out / "ics.hdf5")
+    assert attrs["generator"] == "music" and attrs["seed"] == int(row["seed"]) and attrs["z_start"] == 19.0
+    assert sorted(p.name for p in out.iterdir()) == ["ics.hdf5", "music.conf", "transfer_camb.txt"]
+    psi1, psi2, _ = ics.read_lpt(out / "ics.hdf5")
+    assert psi1.shape == (3, 32, 32, 32) and psi2.std() > 0
