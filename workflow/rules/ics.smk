@@ -1,0 +1,42 @@
+# Stage 3: MUSIC initial conditions per simulation: music.conf (generated, or the user's
+# <ics.conf_dir>/<sim>.conf), the CAMB-format transfer table it names, and ics.hdf5 (MUSIC
+# "generic" layout + /lpt/psi{1,2}_*), by the builtin generator or a real MUSIC binary.
+
+
+from cosmoflow import ics as ics_stage
+
+
+rule initial_conditions:
+    input:
+        power=f"{RESULTS}/power/{{sim}}.h5",
+        # the user's <ics.conf_dir>/<sim>.conf when there is one: editing it reruns the simulation
+        user_conf=lambda w: [str(p) for p in [ics_stage.user_conf_path(w.sim, config)] if p],
+    output:
+        conf=f"{RESULTS}/sims/{{sim}}/music.conf",
+        transfer=f"{RESULTS}/sims/{{sim}}/transfer_camb.txt",
+        ics=f"{RESULTS}/sims/{{sim}}/ics.hdf5",
+    params:
+        row=lambda w: sim_row(w.sim),
+    log:
+        f"{RESULTS}/logs/ics/{{sim}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ics/{{sim}}.tsv"
+    threads: config["ics"]["threads"]
+    resources:
+        # ~40 bytes per particle + 1 GB (builtin peak 3.6 GB at 512^3; MUSIC 1.53 4.9 GB)
+        mem_mb=lambda w: 1000 + 40 * int(sim_row(w.sim)["n_particles"]) ** 3 // 2**20,
+        runtime=30,
+    group:
+        "simulation"
+    conda:
+        "../../envs/ics.yaml"
+    script:
+        "../scripts/ics.py"
+
+
+STAGE_OUTPUTS["ics"] = lambda: expand(f"{RESULTS}/sims/{{sim}}/ics.hdf5", sim=SIMS)
+
+
+rule ics:
+    input:
+        stage_outputs("ics"),
