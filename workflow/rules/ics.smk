@@ -34,7 +34,9 @@ rule initial_conditions:
         "../scripts/ics.py"
 
 
-STAGE_OUTPUTS["ics"] = lambda: expand(f"{RESULTS}/sims/{{sim}}/ics.hdf5", sim=SIMS)
+STAGE_OUTPUTS["ics"] = lambda: expand(f"{RESULTS}/sims/{{sim}}/ics.hdf5", sim=SIMS) + [
+    f"{RESULTS}/cosmologies.csv"
+]
 
 
 rule ics:
