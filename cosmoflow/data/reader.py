@@ -193,7 +193,8 @@ def decode_counts_tf(payload, dtype_code, n_voxels: int):
             return tf.reduce_sum(tf.bitwise.left_shift(p, shifts), axis=0)
         return f
 
-    return tf.switch_case(dtype_code, [planes(1), planes(2), planes(4)])
+    code = tf.convert_to_tensor(dtype_code, tf.int32)
+    return tf.switch_case(code, [planes(1), planes(2), planes(4)])
 
 
 def apply_symmetry(x, k):

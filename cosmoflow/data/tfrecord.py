@@ -30,7 +30,7 @@ __all__ = [
     "encode_counts", "decode_counts", "encode_example", "decode_example", "tf_parse_spec",
     "label_names_for", "label_norm_for", "normalise_labels", "denormalise_labels",
     "check_disjoint_splits", "plan_files", "record_file_name", "write_split", "sha256_file",
-    "compression_options",
+    "compression_options", "write_split_from_config",
 ]
 
 FORMAT = "cosmoflow-tfrecords"
@@ -378,3 +378,18 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
     with atomic_path(manifest_path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n")
     return manifest
+
+
+def write_split_from_config(config: dict, split: str, splits: dict[str, Sequence[str]],
+                            voxel_paths: Sequence[str | os.PathLike],
+                            out_dir: str | os.PathLike) -> dict:
+    """`write_split` with every parameter taken from the pipeline config.
+
+    ``splits`` maps every split to its simulation ids; it is checked to be disjoint first.
+    """
+    check_disjoint_splits(splits)
+    t = config["tfrecords"]
+    return write_split(voxel_paths, out_dir, split, sims=splits[split],
+                       samples_per_file=t["samples_per_file"], compression=t["compression"],
+                       cosmology=config["cosmology"], label_norm=t["label_norm"],
+                       seed=config["seed"], config=config)

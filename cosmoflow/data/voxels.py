@@ -34,6 +34,7 @@ __all__ = [
     "read_subvolume",
     "voxel_file_attrs",
     "atomic_path",
+    "voxelize_snapshot",
 ]
 
 VOXEL_FORMAT_VERSION = 1
@@ -378,3 +379,19 @@ def _open_voxels(path):
         if missing:
             raise ValueError(f"{path}: missing attribute(s) {missing}")
         yield f
+
+
+def voxelize_snapshot(snapshot: str | os.PathLike, out: str | os.PathLike, *, sim: str,
+                      n_voxels: int, subvolume: int, threads: int | None = None) -> dict:
+    """Snapshot file -> voxel file (counts of its particles on n_voxels^3, box from the
+    snapshot's ``box`` attribute [Mpc/h]). Returns the attributes written."""
+    pos, attrs = read_snapshot(snapshot)
+    if str(attrs.get("sim", sim)).zfill(5) != str(sim).zfill(5):
+        raise ValueError(f"{snapshot}: attribute sim={attrs['sim']!r}, expected {sim}")
+    counts = histogram_counts(pos, float(attrs["box"]), n_voxels, threads=threads)
+    if n_voxels % subvolume:
+        raise ValueError(f"voxels.subvolume {subvolume} must divide voxels.n_voxels {n_voxels}")
+    out_attrs = voxel_file_attrs(attrs, sim=sim, n_voxels=n_voxels, subvolume=subvolume,
+                                 snapshot=str(snapshot), n_particles_total=pos.shape[0])
+    write_voxels(out, counts, out_attrs)
+    return out_attrs
