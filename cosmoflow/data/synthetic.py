@@ -11,9 +11,9 @@ import numpy as np
 import scipy.fft
 
 
-def zeldovich_positions(n_side: int, box: float, rms_displacement: float = 6.0,
-                        seed: int = 0, workers: int = 2) -> np.ndarray:
-    """Lattice of n_side^3 particles displaced by a Zel'dovich field, wrapped into [0, L).
+def zeldovich_displacement(n_side: int, box: float, rms_displacement: float = 6.0,
+                           seed: int = 0, workers: int = 2) -> np.ndarray:
+    """Zel'dovich displacement field on an n_side^3 lattice, shape (3, n, n, n) float32 [Mpc/h].
 
     Parameters
     ----------
@@ -30,7 +30,7 @@ def zeldovich_positions(n_side: int, box: float, rms_displacement: float = 6.0,
 
     Returns
     -------
-    positions : ndarray (n_side^3, 3) float32 [Mpc/h] in Lagrangian (lattice) order.
+    psi : ndarray (3, n_side, n_side, n_side) float32 [Mpc/h]; rms per axis = rms_displacement.
     """
     n = int(n_side)
     rng = np.random.default_rng(seed)
@@ -46,12 +46,46 @@ def zeldovich_positions(n_side: int, box: float, rms_displacement: float = 6.0,
     noise = scipy.fft.rfftn(rng.standard_normal((n, n, n)), workers=workers)
     delta_k = noise * np.sqrt(pk)
     inv_k2 = np.where(k2 > 0, 1.0 / np.where(k2 > 0, k2, 1.0), 0.0)
+    disp = np.stack([scipy.fft.irfftn(1j * kk * inv_k2 * delta_k, s=(n, n, n), workers=workers)
+                     for kk in (kx, ky, kz)])
+    return (disp * (rms_displacement / np.sqrt(np.mean(disp ** 2)))).astype(np.float32)
+
+
+def zeldovich_positions(n_side: int, box: float, rms_displacement: float = 6.0,
+                        seed: int = 0, workers: int = 2) -> np.ndarray:
+    """Lattice of n_side^3 particles displaced by `zeldovich_displacement`, wrapped into [0, L).
+
+    Returns
+    -------
+    positions : ndarray (n_side^3, 3) float32 [Mpc/h] in Lagrangian (lattice) order.
+    """
+    n = int(n_side)
+    disp = zeldovich_displacement(n, box, rms_displacement, seed, workers)
     q0 = (np.arange(n) + 0.5) * (box / n)
-    disp = []
-    for kk in (kx, ky, kz):
-        psi = scipy.fft.irfftn(1j * kk * inv_k2 * delta_k, s=(n, n, n), workers=workers)
-        disp.append(psi)
-    scale = rms_displacement / np.sqrt(np.mean([np.mean(d ** 2) for d in disp]))
     grid = np.meshgrid(q0, q0, q0, indexing="ij")
-    pos = np.stack([(g + scale * d).ravel() for g, d in zip(grid, disp)], axis=1)
+    pos = np.stack([(g + d).ravel() for g, d in zip(grid, disp)], axis=1)
     return np.mod(pos, box).astype(np.float32)
+
+
+def lattice_positions(n_side: int, box: float, psi: np.ndarray, seed: int = 0) -> np.ndarray:
+    """n_side^3 particles in Lagrangian order: lattice + a coarse displacement field ``psi``
+    (3, m, m, m) [Mpc/h] taken at the nearest coarse cell, + uniform jitter of +-1/2 spacing.
+
+    A cheap stand-in for a large snapshot (no n_side^3 FFT), built slab by slab. Not wrapped:
+    positions may lie outside [0, L) as in a raw N-body output.
+    """
+    n, m = int(n_side), psi.shape[1]
+    rng = np.random.default_rng(seed)
+    d = box / n
+    q = (np.arange(n) + 0.5) * d
+    c = (np.arange(n) * m) // n
+    out = np.empty((n ** 3, 3), np.float32)
+    qy, qz = np.meshgrid(q, q, indexing="ij")
+    for i in range(n):
+        sl = slice(i * n * n, (i + 1) * n * n)
+        p = psi[:, c[i]][:, c][:, :, c]                      # (3, n, n)
+        jit = rng.uniform(-0.5 * d, 0.5 * d, (3, n * n)).astype(np.float32)
+        out[sl, 0] = q[i] + p[0].ravel() + jit[0]
+        out[sl, 1] = qy.ravel() + p[1].ravel() + jit[1]
+        out[sl, 2] = qz.ravel() + p[2].ravel() + jit[2]
+    return out
