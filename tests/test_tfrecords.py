@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cosmoflow.data.reader import decode_counts_tf, read_manifest
-from cosmoflow.data.tfrecord import (DTYPES, FEATURES, check_disjoint_splits, decode_counts,
-                                     decode_example, denormalise_labels, encode_counts,
-                                     encode_example, label_norm_for, normalise_labels,
+from cosmoflow.data.reader import decode_counts_tf, decode_sample_tf, read_manifest
+from cosmoflow.data.tfrecord import (DTYPES, FEATURES, check_disjoint_splits,
+                                     compress_payload, decode_counts, decode_example,
+                                     denormalise_labels, encode_counts, encode_example,
+                                     example_counts, label_norm_for, normalise_labels,
                                      sha256_file, tf_parse_spec, write_split)
 from datagen import make_splits, small_config
 
@@ -32,16 +33,23 @@ def test_count_codec_bit_exact(dtype, top):
     np.testing.assert_array_equal(back, c)
     graph = decode_counts_tf(tf.constant(payload), DTYPES.index(dt), c.size).numpy()
     np.testing.assert_array_equal(graph.reshape(c.shape), c.astype(np.int64))
+    for comp in ("GZIP", "ZLIB"):      # the reader's path: inflate in graph, float32 planes
+        x = decode_sample_tf(tf.constant(compress_payload(payload, comp)), DTYPES.index(dt),
+                             c.shape, comp).numpy()
+        exact = c < 2**24              # float32 holds every count below 2^24 exactly
+        np.testing.assert_array_equal(x[exact], c[exact].astype(np.float32))
+        np.testing.assert_allclose(x, c.astype(np.float64), rtol=2**-24)
     with pytest.raises(ValueError, match="bytes"):
         decode_counts(payload[:-1], dt, c.shape)
 
 
 def test_example_round_trip_one_spec():
     c = np.arange(4 * 4 * 4, dtype=np.int64).reshape(4, 4, 4) * 3
-    rec = encode_example(c, [0.3, 0.8, 0.96], sim=7, subvolume=2, z=0.5)
+    rec = encode_example(c, [0.3, 0.8, 0.96], sim=7, subvolume=2, z=0.5, compression="ZLIB")
     d = decode_example(rec, 3)
-    np.testing.assert_array_equal(decode_counts(d["x"], d["dtype"], d["shape"]), c)
+    np.testing.assert_array_equal(example_counts(d), c)
     assert (d["sim"], d["subvolume"], d["z"], d["dtype"]) == (7, 2, 0.5, "uint8")
+    assert d["compression"] == "ZLIB"
     np.testing.assert_array_equal(d["y"], np.float32([0.3, 0.8, 0.96]))
     parsed = tf.io.parse_single_example(rec, tf_parse_spec(3))   # graph parse, same table
     assert set(parsed) == set(FEATURES)
@@ -78,8 +86,9 @@ def test_splits_disjoint_and_manifest(splits):
         for f in on_disk["files"]:
             p = tmp / "tfrecords" / split / f["name"]
             assert sha256_file(p) == f["sha256"] and p.stat().st_size == f["bytes"]
-            recs = [decode_example(r, 3) for r in tf.compat.v1.io.tf_record_iterator(
-                str(p), tf.io.TFRecordOptions(compression_type=on_disk["compression"]))]
+            recs = [decode_example(r, 3) for r in tf.compat.v1.io.tf_record_iterator(str(p))]
+            assert all(r["compression"] == on_disk["compression"] for r in recs)
+            assert example_counts(recs[0]).shape == (16, 16, 16)
             assert len(recs) == f["n_samples"] <= cfg["tfrecords"]["samples_per_file"]
             seen |= {(f"{r['sim']:05d}", r["subvolume"]) for r in recs}
             if split == "train" and f is on_disk["files"][0]:

@@ -8,8 +8,10 @@ left out so that all ranks take the same number of steps). Then: parallel interl
 rank's file segments, decode, normalise, optional augmentation by one of the 48 symmetries of
 the cube, shuffle buffer, batch, prefetch.
 
-Records are read by a per-file iterator that knows the file name and record index, so a
-record that fails to read, decompress, parse or decode raises `RecordError` naming both.
+Records are read by a per-file Python iterator that knows the file name and record index, so
+a record that fails to read (CRC, truncation) or parse raises `RecordError` naming both; it
+hands the still-compressed counts to the tf.data map, which inflates and decodes them in
+parallel C++ threads and checks the decoded size (the failing assertion names file and record).
 """
 from __future__ import annotations
 
@@ -21,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cosmoflow.data.tfrecord import (DTYPES, FEATURES, FORMAT, FORMAT_VERSION, RecordError,
-                                     compression_options, decode_example, label_names_for,
-                                     sha256_file)
+from cosmoflow.data.tfrecord import (DTYPES, FORMAT, FORMAT_VERSION, RecordError,
+                                     decode_example, label_names_for, sha256_file)
 
 __all__ = ["read_manifest", "make_dataset", "epoch_plan", "check_manifest_against_config",
            "SYMMETRIES", "apply_symmetry", "ManifestError"]
@@ -138,41 +139,41 @@ def epoch_plan(manifest: dict, *, rank: int = 0, world_size: int = 1, shuffle: b
     return plan
 
 
-def _record_generator(compression: str, n_labels: int):
+def _record_generator(n_labels: int, compression: str):
     """Generator factory: records [start, stop) of one file, parsed and checked in Python."""
     import tensorflow as tf
 
-    opts = compression_options(compression)
-
     def gen(path, start, stop):
         path = path.decode() if isinstance(path, bytes) else str(path)
-        i = -1
         tf_log = tf.get_logger()
         level = tf_log.level
         tf_log.setLevel(logging.ERROR)  # tf_record_iterator's deprecation notice: we need its
         try:                            # per-record errors, which tf.data cannot attribute
-            it = tf.compat.v1.io.tf_record_iterator(path, opts)
+            it = tf.compat.v1.io.tf_record_iterator(path)
         except Exception as err:
             raise RecordError(f"{path}: cannot open record file ({err})") from err
         finally:
             tf_log.setLevel(level)
+        i = -1
         while True:
             where = f"{path}: record {i + 1}"
             try:
                 rec = next(it)
             except StopIteration:
                 break
-            except Exception as err:  # DataLossError (CRC, truncation, inflate)
-                raise RecordError(f"{where}: cannot read or decompress ({type(err).__name__}: "
-                                  f"{err})") from err
+            except Exception as err:  # DataLossError: CRC mismatch, truncated record
+                raise RecordError(f"{where}: cannot read ({type(err).__name__}: {err})") from err
             i += 1
             if i < start:
                 continue
             if i >= stop:
                 return
             d = decode_example(rec, n_labels, where=where)
-            yield (d["x"], DTYPES.index(d["dtype"]), d["y"], d["sim"], d["subvolume"],
-                   np.float32(d["z"]))
+            if d["compression"] != compression:
+                raise RecordError(f"{where}: compression {d['compression']}, manifest says "
+                                  f"{compression}")
+            yield (d["x"], DTYPES.index(d["dtype"]), d["shape"], d["y"], d["sim"],
+                   d["subvolume"], np.float32(d["z"]), where)
         if i + 1 < stop:
             raise RecordError(f"{path}: record {i + 1}: file ends after {i + 1} records, "
                               f"expected at least {stop} (truncated)")
@@ -181,7 +182,7 @@ def _record_generator(compression: str, n_labels: int):
 
 
 def decode_counts_tf(payload, dtype_code, n_voxels: int):
-    """Graph decode of a byte-plane payload -> int64 counts [n_voxels] (exact)."""
+    """Graph decode of an (uncompressed) byte-plane payload -> int64 counts [n_voxels] (exact)."""
     import tensorflow as tf
 
     raw = tf.cast(tf.io.decode_raw(payload, tf.uint8), tf.int64)
@@ -197,15 +198,49 @@ def decode_counts_tf(payload, dtype_code, n_voxels: int):
     return tf.switch_case(code, [planes(1), planes(2), planes(4)])
 
 
-def apply_symmetry(x, k):
-    """Apply cube symmetry ``k`` (0..47) to the first three axes of x (graph op)."""
+def decode_sample_tf(payload, dtype_code, shape, compression: str, where=""):
+    """Graph decode of one record's compressed x -> float32 counts of ``shape`` (S, S, S).
+
+    Inflates, splits the byte planes and combines them in float32 (exact below 2^24 counts).
+    """
     import tensorflow as tf
 
-    perms = tf.constant([p for p, _ in SYMMETRIES], tf.int32)
+    S = [int(v) for v in shape]
+    n = S[0] * S[1] * S[2]
+    u8 = tf.io.decode_raw(tf.io.decode_compressed(payload, compression), tf.uint8)
+    code = tf.convert_to_tensor(dtype_code, tf.int32)
+    nbytes = tf.gather(tf.constant([n, 2 * n, 4 * n], tf.int32), code)
+    check = tf.debugging.Assert(tf.equal(tf.size(u8), nbytes), [
+        where, "decoded x has", tf.size(u8), "bytes, expected", nbytes])
+
+    def branch(k):
+        def f():
+            with tf.control_dependencies([check]):
+                p = tf.reshape(u8, [k] + S)
+            if k == 4:   # rare: exact integer sum, then float32
+                w = tf.bitwise.left_shift(tf.cast(p, tf.int64), tf.constant(
+                    [0, 8, 16, 24], tf.int64)[:, None, None, None])
+                return tf.cast(tf.reduce_sum(w, axis=0), tf.float32)
+            planes = tf.split(p, k, axis=0)          # contiguous planes: cheap
+            x = tf.cast(planes[0], tf.float32)
+            if k == 2:
+                x = x + 256.0 * tf.cast(planes[1], tf.float32)
+            return tf.reshape(x, S)
+        return f
+
+    return tf.switch_case(code, [branch(1), branch(2), branch(4)])
+
+
+def apply_symmetry(x, k, first_axis: int = 0):
+    """Apply cube symmetry ``k`` (0..47) to axes first_axis..first_axis+2 of x (graph op)."""
+    import tensorflow as tf
+
+    perms = tf.constant([p for p, _ in SYMMETRIES], tf.int32) + first_axis
     flips = tf.constant([f for _, f in SYMMETRIES], tf.bool)
-    rest = tf.range(3, tf.rank(x))
-    x = tf.transpose(x, tf.concat([perms[k], rest], 0))
-    return tf.reverse(x, tf.boolean_mask(tf.range(3), flips[k]))
+    rank = tf.rank(x)
+    perm = tf.concat([tf.range(first_axis), perms[k], tf.range(first_axis + 3, rank)], 0)
+    x = tf.transpose(x, perm)
+    return tf.reverse(x, tf.boolean_mask(tf.range(3), flips[k]) + first_axis)
 
 
 def make_dataset(manifest_path, *, rank: int = 0, world_size: int = 1, batch_size: int = 1,
@@ -256,15 +291,15 @@ def make_dataset(manifest_path, *, rank: int = 0, world_size: int = 1, batch_siz
         raise ValueError(f"{m['path']}: {m['n_samples']} samples cannot feed {world_size} ranks")
 
     S = tuple(int(s) for s in m["sample_shape"])
-    n_vox = int(np.prod(S))
     n_labels = len(m["label_names"])
     offset = tf.constant(m["label_norm"]["offset"], tf.float32)
     scale = tf.constant(m["label_norm"]["scale"], tf.float32)
     mean_count = float(m["input_stats"]["mean_count"])
-    gen = _record_generator(m["compression"], n_labels)
-    sig = (tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32),
+    gen = _record_generator(n_labels, m["compression"])
+    sig = (tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32), tf.TensorSpec([3], tf.int64),
            tf.TensorSpec([n_labels], tf.float32), tf.TensorSpec([], tf.int64),
-           tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.float32))
+           tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.float32),
+           tf.TensorSpec([], tf.string))
 
     segs = tf.data.Dataset.from_tensor_slices(
         ([p for p, _, _ in plan], [a for _, a, _ in plan], [b for _, _, b in plan]))
@@ -279,13 +314,16 @@ def make_dataset(manifest_path, *, rank: int = 0, world_size: int = 1, batch_siz
     aug_seed = _mix(seed, epoch, rank, 2)
 
     def decode(i, rec):
-        payload, code, y, sim, sub, z = rec
-        x = tf.cast(decode_counts_tf(payload, code, n_vox), tf.float32)
+        payload, code, shape, y, sim, sub, z, where = rec
+        check = tf.debugging.Assert(tf.reduce_all(tf.equal(shape, tf.constant(S, tf.int64))),
+                                    [where, "shape", shape, "differs from the manifest's", S])
+        with tf.control_dependencies([check]):
+            x = decode_sample_tf(payload, code, S, m["compression"], where)
         x = tf.math.log1p(x) if input_norm == "log1p" else x / mean_count
-        x = tf.reshape(x, S + (1,))
         if augment:
             k = tf.random.stateless_uniform([], seed=[aug_seed, i], maxval=48, dtype=tf.int32)
             x = apply_symmetry(x, k)
+        x = tf.expand_dims(x, -1)
         y = (y - offset) / scale
         if with_ids:
             return x, y, {"sim": sim, "subvolume": sub, "z": z}

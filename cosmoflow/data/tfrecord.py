@@ -10,9 +10,18 @@ sample's maximum (uint8 / uint16 / uint32, recorded per example in ``dtype``), a
 planes of S^3 bytes, least significant plane first. Splitting the bytes this way puts the
 nearly-all-zero high bytes together, which deflate compresses to almost nothing (about 18 %
 smaller than plain little-endian uint16 at a mean of 8 counts per voxel). Decoding is exact.
+
+Compression is per feature: ``x`` holds the byte planes compressed as a ZLIB or GZIP stream
+(config ``tfrecords.compression``, recorded per example in ``compression`` and in the manifest)
+inside an uncompressed TFRecord container. Same size as compressing the whole file (measured:
+benchmarks/bench_tfrecords.py), but the reader inflates in its parallel tf.data map (C++
+threads) instead of one serial stream per file, reads a record's labels and ids without
+inflating anything, starts at any record without inflating the ones before it (sharding), and
+the container's per-record CRC pins any on-disk damage to one record of one file.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -30,7 +39,7 @@ __all__ = [
     "encode_counts", "decode_counts", "encode_example", "decode_example", "tf_parse_spec",
     "label_names_for", "label_norm_for", "normalise_labels", "denormalise_labels",
     "check_disjoint_splits", "plan_files", "record_file_name", "write_split", "sha256_file",
-    "compression_options", "write_split_from_config",
+    "compress_payload", "decompress_payload", "example_counts", "write_split_from_config",
 ]
 
 FORMAT = "cosmoflow-tfrecords"
@@ -42,8 +51,9 @@ DTYPES = ("uint8", "uint16", "uint32")
 #: THE feature spec: name -> (kind, length). kind is the tf.train.Feature list type
 #: (bytes | int64 | float); length None means "as recorded in the manifest" (y: n_labels).
 FEATURES: dict[str, tuple[str, int | None]] = {
-    "x": ("bytes", 1),          # counts, byte planes (see module docstring)
+    "x": ("bytes", 1),          # counts: byte planes, compressed (see module docstring)
     "dtype": ("bytes", 1),      # b"uint8" | b"uint16" | b"uint32"
+    "compression": ("bytes", 1),  # b"ZLIB" | b"GZIP": the stream format of x
     "shape": ("int64", 3),      # (S, S, S), axis order (x, y, z)
     "y": ("float", None),       # physical labels, float32, order = manifest["label_names"]
     "sim": ("int64", 1),        # simulation id (int of the 5-digit id)
@@ -89,10 +99,31 @@ def decode_counts(payload: bytes, dtype: str, shape: Sequence[int]) -> np.ndarra
     return np.ascontiguousarray(planes.T).view(dt).reshape(shape).astype(dtype)
 
 
+COMPRESSIONS = ("GZIP", "ZLIB")
+
+
+def compress_payload(payload: bytes, compression: str, level: int = 6) -> bytes:
+    """Bytes -> a ZLIB (RFC 1950) or GZIP (RFC 1952, mtime 0: reproducible) stream."""
+    if compression == "ZLIB":
+        return zlib.compress(payload, level)
+    if compression == "GZIP":
+        return gzip.compress(payload, level, mtime=0)
+    raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+
+
+def decompress_payload(data: bytes, compression: str) -> bytes:
+    """Inverse of `compress_payload`."""
+    if compression == "ZLIB":
+        return zlib.decompress(data)
+    if compression == "GZIP":
+        return gzip.decompress(data)
+    raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+
+
 # --------------------------------------------------------------------------------------------
 # examples
 def encode_example(counts: np.ndarray, labels: Sequence[float], *, sim: int, subvolume: int,
-                   z: float) -> bytes:
+                   z: float, compression: str = "GZIP", level: int = 6) -> bytes:
     """One sample -> serialized tf.train.Example with exactly the features of `FEATURES`."""
     import tensorflow as tf
 
@@ -100,7 +131,8 @@ def encode_example(counts: np.ndarray, labels: Sequence[float], *, sim: int, sub
     if c.ndim != 3:
         raise ValueError(f"a sample must be 3-D (S, S, S), got shape {c.shape}")
     payload, dtype = encode_counts(c)
-    values = {"x": [payload], "dtype": [dtype.encode()], "shape": list(c.shape),
+    values = {"x": [compress_payload(payload, compression, level)], "dtype": [dtype.encode()],
+              "compression": [compression.encode()], "shape": list(c.shape),
               "y": np.asarray(labels, np.float32).tolist(), "sim": [int(sim)],
               "subvolume": [int(subvolume)], "z": [float(z)]}
     feats = {}
@@ -121,8 +153,8 @@ def decode_example(serialized: bytes, n_labels: int | None = None, *,
                    where: str = "record") -> dict:
     """Serialized tf.train.Example -> dict of the `FEATURES` values (checked).
 
-    Returns keys x (raw payload bytes), dtype (str), shape (tuple), y (float32 array),
-    sim, subvolume (int), z (float). Every problem raises `RecordError` prefixed by ``where``
+    Returns keys x (compressed payload bytes), dtype, compression (str), shape (tuple),
+    y (float32 array), sim, subvolume (int), z (float). The counts: `example_counts`. Every problem raises `RecordError` prefixed by ``where``
     (the reader passes "<file>: record <i>").
     """
     import tensorflow as tf
@@ -149,14 +181,23 @@ def decode_example(serialized: bytes, n_labels: int | None = None, *,
     dtype = out["dtype"][0].decode(errors="replace")
     if dtype not in DTYPES:
         raise RecordError(f"{where}: count dtype {dtype!r} not one of {DTYPES}")
+    comp = out["compression"][0].decode(errors="replace")
+    if comp not in COMPRESSIONS:
+        raise RecordError(f"{where}: compression {comp!r} not one of {COMPRESSIONS}")
     shape = tuple(int(s) for s in out["shape"])
-    need = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if len(out["x"][0]) != need:
-        raise RecordError(f"{where}: x has {len(out['x'][0])} bytes, {dtype} {shape} "
-                          f"needs {need}")
-    return {"x": out["x"][0], "dtype": dtype, "shape": shape,
+    if len(shape) != 3 or min(shape) < 1:
+        raise RecordError(f"{where}: shape {shape} is not a 3-D sample shape")
+    return {"x": out["x"][0], "dtype": dtype, "compression": comp, "shape": shape,
             "y": np.asarray(out["y"], np.float32), "sim": int(out["sim"][0]),
             "subvolume": int(out["subvolume"][0]), "z": float(out["z"][0])}
+
+
+def example_counts(d: dict, where: str = "record") -> np.ndarray:
+    """The counts array of a `decode_example` result (inflated and decoded, exact)."""
+    try:
+        return decode_counts(decompress_payload(d["x"], d["compression"]), d["dtype"], d["shape"])
+    except (ValueError, zlib.error, OSError, EOFError) as err:
+        raise RecordError(f"{where}: cannot decode x ({err})") from err
 
 
 def tf_parse_spec(n_labels: int) -> dict:
@@ -167,15 +208,6 @@ def tf_parse_spec(n_labels: int) -> dict:
     return {name: tf.io.FixedLenFeature([] if length == 1 else [length or n_labels],
                                         tf_type[kind])
             for name, (kind, length) in FEATURES.items()}
-
-
-def compression_options(compression: str, level: int | None = None):
-    """tf.io.TFRecordOptions for "GZIP" | "ZLIB" (container-level compression)."""
-    import tensorflow as tf
-
-    if compression not in ("GZIP", "ZLIB"):
-        raise ValueError(f"compression must be GZIP or ZLIB, got {compression!r}")
-    return tf.io.TFRecordOptions(compression_type=compression, compression_level=level)
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,9 +273,9 @@ def plan_files(items: Sequence, samples_per_file: int, seed) -> list[list]:
     return [shuffled[i:i + samples_per_file] for i in range(0, len(shuffled), samples_per_file)]
 
 
-def record_file_name(split: str, index: int, compression: str) -> str:
-    """File name of record file ``index`` of a split, e.g. train-0003.tfrecord.gz."""
-    return f"{split}-{index:04d}.tfrecord.{'gz' if compression == 'GZIP' else 'zz'}"
+def record_file_name(split: str, index: int) -> str:
+    """File name of record file ``index`` of a split, e.g. train-0003.tfrecord."""
+    return f"{split}-{index:04d}.tfrecord"
 
 
 def sha256_file(path: str | os.PathLike, block: int = 1 << 22) -> str:
@@ -318,20 +350,22 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
     if not items:
         raise ValueError(f"split {split!r}: no voxel files given")
 
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
     plan = plan_files(items, samples_per_file, split_seed(seed, split))
-    opts = compression_options(compression, compression_level)
     files, dtype_counts = [], {d: 0 for d in DTYPES}
     s1 = s2 = 0.0
     n_vox, max_count = 0, 0
     for i, chunk in enumerate(plan):
-        name = record_file_name(split, i, compression)
+        name = record_file_name(split, i)
         with atomic_path(out_dir / name) as tmp:
-            with tf.io.TFRecordWriter(str(tmp), opts) as w:
+            with tf.io.TFRecordWriter(str(tmp)) as w:
                 for path, k in chunk:
                     counts, a = read_subvolume(path, k)
                     y = [float(a[n]) for n in names]
                     w.write(encode_example(counts, y, sim=int(a["sim"]), subvolume=k,
-                                           z=float(a["z"])))
+                                           z=float(a["z"]), compression=compression,
+                                           level=compression_level))
                     dtype_counts[smallest_uint_dtype(int(counts.max())).name] += 1
                     lg = np.log1p(counts.astype(np.float64))
                     s1 += lg.sum()
@@ -342,7 +376,7 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
                       "bytes": (out_dir / name).stat().st_size,
                       "sha256": sha256_file(out_dir / name)})
     wanted = {f["name"] for f in files}
-    for stale in out_dir.glob(f"{split}-*.tfrecord.*"):
+    for stale in out_dir.glob(f"{split}-*.tfrecord*"):
         if stale.name not in wanted:
             stale.unlink()
 
@@ -355,6 +389,7 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
         "split": split,
         "compression": compression,
         "compression_level": compression_level,
+        "compression_scope": "feature x (container uncompressed)",
         "count_codec": "byte-planes",
         "features": {k: {"kind": kind, "length": length} for k, (kind, length) in FEATURES.items()},
         "dtypes": dtype_counts,

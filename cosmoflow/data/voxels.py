@@ -100,10 +100,12 @@ def wrap_positions(positions: np.ndarray, box: float) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         bad = int(np.count_nonzero(~np.isfinite(x)))
         raise ValueError(f"{bad} non-finite position value(s); cannot wrap into [0, {box})")
-    w = np.fmod(x, L)
-    w = np.where(w < 0, w + L, w)
-    below_L = np.nextafter(L, x.dtype.type(0))
-    return np.where(w >= L, below_L, w).astype(x.dtype, copy=False)
+    w = np.array(x, copy=True)
+    out = (w < 0) | (w >= L)            # only these change (fmod is the identity in [0, L))
+    v = np.fmod(w[out], L)
+    v = np.where(v < 0, v + L, v)
+    w[out] = np.where(v >= L, np.nextafter(L, x.dtype.type(0)), v)
+    return w
 
 
 def bin_edges(box: float, n_voxels: int, dtype=np.float32) -> np.ndarray:
