@@ -71,6 +71,7 @@ def test_mean_normalisation_and_order(data):
     assert epoch_plan(m, shuffle=True, seed=5, epoch=1) == plans[1]   # and is reproducible
 
 
+@pytest.mark.mpi
 def test_two_mpi_ranks_disjoint_union_is_epoch(data, tmp_path):
     tmp, _ = data
     mpiexec = Path(sys.executable).parent / "mpiexec"

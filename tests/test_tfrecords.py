@@ -1,5 +1,7 @@
 """TFRecord format: exact count codec, one feature spec, split writer and manifest."""
+import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -112,3 +114,24 @@ def test_writer_refuses_foreign_sim_and_is_atomic(splits, tmp_path):
     assert names == sorted([f["name"] for f in m["files"]] + ["manifest.json"])  # no temp files
     assert json.loads((tmp_path / "z" / "manifest.json").read_text())["compression"] == "ZLIB"
     assert [f["n_samples"] for f in m["files"]] == [3, 3, 2]
+
+
+def test_inspect_cli_reports_and_verifies(splits, tmp_path):
+    from cosmoflow.data.__main__ import inspect, main
+    tmp, _, manifests = splits
+    out = io.StringIO()
+    assert inspect(tmp / "tfrecords", out=out) == 0
+    text = out.getvalue()
+    for split, m in manifests.items():
+        assert f"[{split}] {m['n_samples']} samples in {len(m['files'])} file(s)" in text
+    assert "splits disjoint" in text and "checksums: 7/7 ok" in text
+    bad = tmp_path / "train"
+    shutil.copytree(tmp / "tfrecords" / "train", bad)
+    name = manifests["train"]["files"][2]["name"]
+    data = bytearray((bad / name).read_bytes())
+    data[100] ^= 1
+    (bad / name).write_bytes(bytes(data))
+    out = io.StringIO()
+    assert inspect(bad, out=out) == 1
+    assert f"BAD {bad / name}: sha256 differs" in out.getvalue()
+    assert main(["inspect", str(bad)]) == 1
