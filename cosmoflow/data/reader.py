@@ -287,6 +287,10 @@ def make_dataset(manifest_path, *, rank: int = 0, world_size: int = 1, batch_siz
     log.info("data %s: epoch %d file-order seed [%d, %d] (shuffle=%s), rank %d/%d: %d of %d "
              "samples from %d file segment(s)", m["path"], epoch, seed, epoch, shuffle, rank,
              world_size, n_mine, m["n_samples"], len(plan))
+    if m["n_samples"] % world_size:
+        log.warning("data %s: %d samples do not split evenly over %d ranks: %d left out this "
+                    "epoch (different ones each epoch)", m["path"], m["n_samples"], world_size,
+                    m["n_samples"] % world_size)
     if n_mine == 0:
         raise ValueError(f"{m['path']}: {m['n_samples']} samples cannot feed {world_size} ranks")
 
