@@ -27,6 +27,7 @@ from cosmoflow.data.tfrecord import (DTYPES, FORMAT, FORMAT_VERSION, RecordError
                                      decode_example, label_names_for, sha256_file)
 
 __all__ = ["read_manifest", "make_dataset", "epoch_plan", "check_manifest_against_config",
+           "decode_sample_tf", "decode_counts_tf",
            "SYMMETRIES", "apply_symmetry", "ManifestError"]
 
 log = logging.getLogger("cosmoflow.data")
