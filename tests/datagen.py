@@ -1,0 +1,69 @@
+"""Small synthetic inputs for the data-stage tests: snapshots, voxel files, record splits.
+
+The COLA stage is built in parallel, so these tests write their own snapshot files following
+the contract (``/positions`` float32 (N, 3) [Mpc/h] + root attributes).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import yaml
+
+from cosmoflow.data.synthetic import zeldovich_positions
+from cosmoflow.data.tfrecord import write_split_from_config
+from cosmoflow.data.voxels import voxelize_snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small_config(**tfrecords) -> dict:
+    """config/config.yaml with test sizes: 32^3 particles in 64 Mpc/h, 32^3 voxels, 16^3 samples."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["simulation"].update(box=64.0, n_particles=32)
+    cfg["voxels"].update(n_voxels=32, subvolume=16)
+    cfg["model"]["input_size"] = 16
+    cfg["tfrecords"].update(samples_per_file=5, **tfrecords)
+    cfg["sims"].update(n_sims=6, n_val=1, n_test=1)
+    return cfg
+
+
+def write_snapshot(path, positions, *, sim: str, box: float, cosmo: dict, z: float = 0.0):
+    """A snapshot file per the COLA contract."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_side = round(len(positions) ** (1 / 3))
+    with h5py.File(path, "w") as f:
+        f["positions"] = positions.astype(np.float32)
+        f.attrs.update(sim=sim, box=box, n_particles=n_side, z=z, a=1 / (1 + z), n_steps=10,
+                       mesh=n_side, engine="test", version="test",
+                       Omega_L=1 - cosmo["Omega_m"], **cosmo)
+    return path
+
+
+def sim_cosmology(cfg: dict, i: int) -> dict:
+    """Distinct cosmological parameters inside the config ranges for simulation i."""
+    rng = np.random.default_rng(100 + i)
+    c = cfg["cosmology"]
+    return {k: float(rng.uniform(*c[k])) for k in ("Omega_m", "sigma_8", "n_s")} | {
+        "H0": float(c["H0"])}
+
+
+def make_splits(tmp: Path, cfg: dict) -> dict:
+    """Snapshots -> voxel files -> record splits; returns {split: manifest}, plus the sims."""
+    n, nv, nt = cfg["sims"]["n_sims"], cfg["sims"]["n_val"], cfg["sims"]["n_test"]
+    sims = [f"{i:05d}" for i in range(n)]
+    splits = {"train": sims[:n - nv - nt], "val": sims[n - nv - nt:n - nt], "test": sims[n - nt:]}
+    box, n_side = cfg["simulation"]["box"], cfg["simulation"]["n_particles"]
+    vox = {}
+    for i, sim in enumerate(sims):
+        pos = zeldovich_positions(n_side, box, rms_displacement=3.0, seed=i)
+        snap = write_snapshot(tmp / "sims" / sim / "snapshot_z0.00.hdf5", pos, sim=sim, box=box,
+                              cosmo=sim_cosmology(cfg, i))
+        vox[sim] = tmp / "voxels" / sim / "z0.00.h5"
+        voxelize_snapshot(snap, vox[sim], sim=sim, n_voxels=cfg["voxels"]["n_voxels"],
+                          subvolume=cfg["voxels"]["subvolume"])
+    return {split: write_split_from_config(cfg, split, splits, [vox[s] for s in ss],
+                                           tmp / "tfrecords" / split)
+            for split, ss in splits.items()}
