@@ -103,14 +103,21 @@ def main(argv=None) -> int:
         return EXIT_ERROR
 
 
-def _run(args, cfg: dict, dist) -> int:
+def prepare(args, cfg: dict, dist):
+    """Settings, thread pools, data sources and the (seeded) model for this rank.
+
+    Returns (model, model_cfg, settings, train_source, val_source).
+    """
     import tensorflow as tf
 
-    from cosmoflow.train.loop import TrainSettings, train
+    from cosmoflow.train.loop import TrainSettings
 
     settings = TrainSettings.from_config(cfg["train"])
-    tf.config.threading.set_intra_op_parallelism_threads(settings.threads_per_rank)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(settings.threads_per_rank)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process (in-process use)
+        logging.getLogger("cosmoflow.train").warning("thread pools already fixed; keeping them")
     import keras
 
     from cosmoflow.model import build_model
@@ -138,6 +145,13 @@ def _run(args, cfg: dict, dist) -> int:
                                          **common)
     model_cfg = dict(cfg["model"])
     model = build_model(**model_cfg, n_outputs=len(train_src.label_names))
+    return model, model_cfg, settings, train_src, val_src
+
+
+def _run(args, cfg: dict, dist) -> int:
+    from cosmoflow.train.loop import train
+
+    model, model_cfg, settings, train_src, val_src = prepare(args, cfg, dist)
     logging.getLogger("cosmoflow.train").info(
         "%d ranks x batch %d, %d threads/rank, %d parameters, %d training samples, pid %d",
         dist.size, settings.batch_per_rank, settings.threads_per_rank, model.count_params(),

@@ -68,7 +68,7 @@ SYNTHETIC_LABELS = ["mean", "amplitude", "smoothing"]
 def synthetic_arrays(n_samples: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Learnable random cubes: labels u in [-1, 1]^3 set the mean, amplitude and smoothing.
 
-    ``x = 0.5 u0 + (1 + 0.5 u1) [(1 - c) n + c s]`` with white noise n, its 3^3 box-smoothed
+    ``x = u0 + (1 + 0.5 u1) [(1 - c) n + c s]`` with white noise n, its 3^3 box-smoothed
     and re-normalised copy s, and c = (u2 + 1) / 2. Deterministic in (n_samples, size, seed).
 
     Returns
@@ -83,7 +83,7 @@ def synthetic_arrays(n_samples: int, size: int, seed: int) -> tuple[np.ndarray, 
         smooth = (np.roll(smooth, 1, axis) + smooth + np.roll(smooth, -1, axis)) / 3.0
     smooth /= smooth.std(axis=(1, 2, 3), keepdims=True)
     c = ((y[:, 2] + 1.0) / 2.0)[:, None, None, None]
-    x = 0.5 * y[:, 0, None, None, None] + (1.0 + 0.5 * y[:, 1, None, None, None]) * (
+    x = y[:, 0, None, None, None] + (1.0 + 0.5 * y[:, 1, None, None, None]) * (
         (1.0 - c) * noise + c * smooth)
     return x[..., None].astype(np.float32), y
 
