@@ -9,6 +9,8 @@ one after the other, on the same data (Poisson(8) counts, log1p) and the same mo
 ``model`` section, 128^3). Printed: samples/s of each, ratios against the baseline measured
 in this run, and the allreduce time per step of the 2-rank run.
 
+* pair-ours-vs-keras-2t  ours and Keras fit alternating in ONE process (blocks of steps),
+                  the fairest comparison on a shared machine
 * ours-1r-2t      1 rank, 2 intra-op threads, cosmoflow.train.loop.Trainer (Adam + LARC)
 * keras-fit-2t    plain Keras ``model.fit`` (Adam, MSE), batch 1, 2 intra-op threads
 * ours-2r-1t      ``mpiexec -n 2`` (the venv's), 1 thread each: total samples/s
@@ -27,6 +29,46 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pair_worker(args, model, ds, cfg) -> None:
+    """Ours and Keras fit in ONE process, alternating blocks of steps (cancels machine drift)."""
+    import keras
+    import numpy as np
+
+    from cosmoflow.train.dist import Dist
+    from cosmoflow.train.loop import Trainer, TrainSettings
+
+    s = dict(cfg["train"], ranks=1, threads_per_rank=args.threads, jit_compile=args.xla)
+    trainer = Trainer(model, TrainSettings.from_config(s), Dist.single(), 3)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse", jit_compile=args.xla)
+    k_times, o_times = [], []
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            k_times.append(time.perf_counter() - self.t0)
+
+    it = iter(ds)
+    per = max(1, args.steps // args.rounds)
+    for r in range(args.rounds + 1):  # round 0 = warm-up of both (tracing), discarded
+        n = args.warmup if r == 0 else per
+        model.fit(ds, epochs=1, steps_per_epoch=n, verbose=0, callbacks=[Timer()])
+        for _ in range(n):
+            t0 = time.perf_counter()
+            trainer.step(next(it), 2e-3, False)
+            o_times.append(time.perf_counter() - t0)
+        if r == 0:
+            k_times.clear()
+            o_times.clear()
+    res = {"ours_step_s": float(np.mean(o_times)), "keras_step_s": float(np.mean(k_times)),
+           "ours_median_s": float(np.median(o_times)), "keras_median_s": float(np.median(k_times)),
+           "samples_per_s": 1.0 / float(np.mean(o_times)), "step_s": float(np.mean(o_times)),
+           "step_s_median": float(np.median(o_times)), "allreduce_s": 0.0,
+           "keras_samples_per_s": 1.0 / float(np.mean(k_times)), "wall_s": 0.0}
+    print("RESULT " + json.dumps(res), flush=True)
 
 
 def worker(args) -> None:
@@ -57,6 +99,9 @@ def worker(args) -> None:
     ds = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(1).prefetch(2)
     model = build_model(**cfg["model"], n_outputs=3)
     times = []
+    if args.mode == "pair":
+        pair_worker(args, model, ds, cfg)
+        return
     if args.mode == "keras":
         model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse", jit_compile=args.xla)
 
@@ -110,6 +155,11 @@ def run(name: str, mode: str, *, ranks=1, threads=2, inter=1, xla=False, steps=2
         raise RuntimeError(f"{name} failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
     res = json.loads(lines[-1][7:])
     res["name"] = name
+    if "keras_samples_per_s" in res:
+        print(f"{name:20s} interleaved: ours {res['samples_per_s']:.3f} samples/s (step "
+              f"{res['ours_step_s'] * 1e3:.1f} ms), keras fit {res['keras_samples_per_s']:.3f} "
+              f"samples/s (step {res['keras_step_s'] * 1e3:.1f} ms), ratio "
+              f"{res['samples_per_s'] / res['keras_samples_per_s']:.3f} (target >= 0.95)")
     print(f"{name:20s} {res['samples_per_s']:7.3f} samples/s  step {res['step_s'] * 1e3:7.1f} ms "
           f"(median {res['step_s_median'] * 1e3:.1f})  allreduce {res['allreduce_s'] * 1e3:6.2f} "
           "ms/step", flush=True)
@@ -120,7 +170,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--mode", choices=["ours", "keras"], default="ours")
+    p.add_argument("--mode", choices=["ours", "keras", "pair"], default="ours")
+    p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--ranks", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--inter", type=int, default=1)
@@ -133,7 +184,8 @@ def main() -> None:
         worker(args)
         return
     k = dict(steps=args.steps, warmup=args.warmup)
-    plan = [("keras-fit-2t", "keras", dict(threads=2)),
+    plan = [("pair-ours-vs-keras-2t", "pair", dict(threads=2)),
+            ("keras-fit-2t", "keras", dict(threads=2)),
             ("ours-1r-2t", "ours", dict(threads=2)),
             ("ours-2r-1t", "ours", dict(ranks=2, threads=1)),
             ("ours-1r-2t-xla", "ours", dict(threads=2, xla=True)),
