@@ -139,7 +139,7 @@ def prepare(args, cfg: dict, dist):
         train_src = data_mod.from_manifest(args.train_manifest, shuffle=True,
                                            augment=bool(dcfg["augment"]),
                                            input_norm=dcfg["input_norm"], seed=int(dcfg["seed"]),
-                                           **common)
+                                           shuffle_buffer=dcfg.get("shuffle_buffer"), **common)
         val_src = data_mod.from_manifest(args.val_manifest, shuffle=False, augment=False,
                                          input_norm=dcfg["input_norm"], seed=int(dcfg["seed"]),
                                          **common)

@@ -11,6 +11,7 @@ benchmarks, in the spirit of cosmoflow-benchmark's ``data/dummy.py``.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,8 +42,12 @@ class DataSource:
 
 
 def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size: int,
-                  shuffle: bool, augment: bool, input_norm: str, seed: int) -> DataSource:
-    """A ``DataSource`` reading TFRecords through ``cosmoflow.data.reader`` (lazy import)."""
+                  shuffle: bool, augment: bool, input_norm: str, seed: int,
+                  shuffle_buffer: int | None = None) -> DataSource:
+    """A ``DataSource`` reading TFRecords through ``cosmoflow.data.reader`` (lazy import).
+
+    ``shuffle_buffer`` (config data.shuffle_buffer) is passed on when the reader accepts it.
+    """
     try:
         from cosmoflow.data import reader
     except ImportError as err:  # the reader is another stage's module
@@ -52,10 +57,15 @@ def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size:
         if key not in meta:
             raise KeyError(f"{manifest_path}: manifest has no {key!r}")
 
+    extra = {}
+    if shuffle_buffer is not None and \
+            "shuffle_buffer" in inspect.signature(reader.make_dataset).parameters:
+        extra["shuffle_buffer"] = int(shuffle_buffer)
+
     def make(epoch: int) -> tf.data.Dataset:
         return reader.make_dataset(manifest_path, rank=rank, world_size=world_size,
                                    batch_size=batch_size, shuffle=shuffle, augment=augment,
-                                   input_norm=input_norm, seed=seed, epoch=epoch)
+                                   input_norm=input_norm, seed=seed, epoch=epoch, **extra)
 
     return DataSource(make=make, n_samples=int(meta["n_samples"]),
                       label_names=list(meta["label_names"]),

@@ -277,6 +277,10 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
                    "samples_per_s": meta["count"] / meta["train_seconds"],
                    "allreduce_ms_per_step": 1e3 * meta["allreduce_seconds"] / steps_per_epoch}
             row.update({f"val_mae_{n}": float(m) for n, m in zip(val_src.label_names, mae)})
+            scale = val_src.label_norm.get("scale")  # y = offset + scale * y_norm (reader)
+            if scale is not None and len(scale) == len(mae):
+                row.update({f"val_mae_phys_{n}": float(m * abs(sc)) for n, m, sc
+                            in zip(val_src.label_names, mae, scale)})
             meta["history"].append(row)
             meta.update(epoch=epoch + 1, step_in_epoch=0, loss_sum=0.0, count=0.0,
                         train_seconds=0.0, allreduce_seconds=0.0)
