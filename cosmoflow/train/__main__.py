@@ -1,0 +1,5 @@
+import sys
+
+from cosmoflow.train.cli import main
+
+sys.exit(main())

@@ -1,0 +1,161 @@
+"""``python -m cosmoflow.train``: data-parallel training of the CosmoFlow network.
+
+Launch with the MPI launcher that belongs to the Python running it, e.g. locally::
+
+    .venv/bin/mpiexec -n 2 python -m cosmoflow.train --config config/config.yaml \\
+        --train-manifest results/tfrecords/train/manifest.json \\
+        --val-manifest results/tfrecords/val/manifest.json --out results/train --ranks 2
+
+``--ranks`` must equal the MPI world size, otherwise every rank exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+import yaml
+
+EXIT_WORLD_SIZE = 2
+EXIT_ERROR = 1
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m cosmoflow.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="config YAML (sections model, train, data are read)")
+    p.add_argument("--config-json", help="JSON object of sections, overriding --config")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config value (YAML-parsed), e.g. train.epochs=3")
+    p.add_argument("--train-manifest", help="manifest.json of the training TFRecords")
+    p.add_argument("--val-manifest", help="manifest.json of the validation TFRecords")
+    p.add_argument("--synthetic", metavar="N_TRAIN:N_VAL",
+                   help="train on a synthetic learnable data set instead of TFRecords")
+    p.add_argument("--out", required=True, help="output folder (rank 0 writes it)")
+    p.add_argument("--ranks", type=int, help="expected MPI world size (default: train.ranks)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/checkpoint/checkpoint.npz if it exists")
+    p.add_argument("--check-sync", action="store_true",
+                   help="after every step compare a hash of the weights across ranks")
+    p.add_argument("--debug-sigterm-at-step", type=int, default=None,
+                   help="the last rank sends itself SIGTERM before this global step (tests)")
+    p.add_argument("--log", help="log file (default: stderr)")
+    return p.parse_args(argv)
+
+
+def load_config(args: argparse.Namespace) -> dict:
+    """Merge --config, --config-json and --set into {"model":..., "train":..., "data":...}."""
+    cfg: dict = {}
+    if args.config:
+        with open(args.config) as fh:
+            cfg = yaml.safe_load(fh) or {}
+    if args.config_json:
+        cfg.update(json.loads(args.config_json))
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot:
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        if section not in cfg or name not in cfg[section]:
+            raise KeyError(f"--set {item!r}: no key {key!r} in the configuration")
+        cfg[section][name] = yaml.safe_load(value)
+    for section in ("model", "train", "data"):
+        if section not in cfg:
+            raise KeyError(f"configuration has no {section!r} section (give --config or "
+                           "--config-json)")
+    return cfg
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = load_config(args)
+    train_cfg = cfg["train"]
+    expected = args.ranks if args.ranks is not None else int(train_cfg["ranks"])
+    train_cfg["ranks"] = expected
+
+    from cosmoflow.train.dist import Dist, WorldSizeError
+
+    try:
+        dist = Dist.from_mpi(expected)
+    except WorldSizeError as err:
+        print(f"cosmoflow.train: ERROR: {err}", file=sys.stderr, flush=True)
+        return EXIT_WORLD_SIZE
+
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if args.log and dist.rank == 0:
+        handlers.append(logging.FileHandler(args.log))
+    logging.basicConfig(level=logging.INFO if dist.rank == 0 else logging.WARNING,
+                        format=f"%(asctime)s rank{dist.rank} %(levelname)s %(message)s",
+                        handlers=handlers, force=True)
+    try:
+        return _run(args, cfg, dist)
+    except Exception as err:  # one rank failing must stop all: no silent hang in a collective
+        from cosmoflow.train.loop import StopRequested
+
+        if isinstance(err, StopRequested):
+            logging.getLogger("cosmoflow.train").warning("%s", err)
+            from cosmoflow.train.loop import EXIT_STOPPED
+            return EXIT_STOPPED
+        logging.getLogger("cosmoflow.train").exception("rank %d failed: %s", dist.rank, err)
+        dist.abort(EXIT_ERROR)
+        return EXIT_ERROR
+
+
+def prepare(args, cfg: dict, dist):
+    """Settings, thread pools, data sources and the (seeded) model for this rank.
+
+    Returns (model, model_cfg, settings, train_source, val_source).
+    """
+    import tensorflow as tf
+
+    from cosmoflow.train.loop import TrainSettings
+
+    settings = TrainSettings.from_config(cfg["train"])
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(settings.threads_per_rank)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process (in-process use)
+        logging.getLogger("cosmoflow.train").warning("thread pools already fixed; keeping them")
+    import keras
+
+    from cosmoflow.model import build_model
+    from cosmoflow.train import data as data_mod
+
+    keras.utils.set_random_seed(settings.seed)
+    dcfg = cfg["data"]
+    common = dict(rank=dist.rank, world_size=dist.size, batch_size=settings.batch_per_rank)
+    size = int(cfg["model"]["input_size"])
+    if args.synthetic:
+        n_train, _, n_val = args.synthetic.partition(":")
+        train_src = data_mod.synthetic(int(n_train), size, shuffle=True, seed=int(dcfg["seed"]),
+                                       **common)
+        val_src = data_mod.synthetic(int(n_val), size, shuffle=False,
+                                     seed=int(dcfg["seed"]) + 1, **common)
+    else:
+        if not (args.train_manifest and args.val_manifest):
+            raise ValueError("give --train-manifest and --val-manifest (or --synthetic)")
+        train_src = data_mod.from_manifest(args.train_manifest, shuffle=True,
+                                           augment=bool(dcfg["augment"]),
+                                           input_norm=dcfg["input_norm"], seed=int(dcfg["seed"]),
+                                           shuffle_buffer=dcfg.get("shuffle_buffer"), **common)
+        val_src = data_mod.from_manifest(args.val_manifest, shuffle=False, augment=False,
+                                         input_norm=dcfg["input_norm"], seed=int(dcfg["seed"]),
+                                         **common)
+    model_cfg = dict(cfg["model"])
+    model = build_model(**model_cfg, n_outputs=len(train_src.label_names))
+    return model, model_cfg, settings, train_src, val_src
+
+
+def _run(args, cfg: dict, dist) -> int:
+    from cosmoflow.train.loop import train
+
+    model, model_cfg, settings, train_src, val_src = prepare(args, cfg, dist)
+    logging.getLogger("cosmoflow.train").info(
+        "%d ranks x batch %d, %d threads/rank, %d parameters, %d training samples, pid %d",
+        dist.size, settings.batch_per_rank, settings.threads_per_rank, model.count_params(),
+        train_src.n_samples, os.getpid())
+    train(model, model_cfg, settings, dist, train_src, val_src, args.out, resume=args.resume,
+          check_sync=args.check_sync, sigterm_at_step=args.debug_sigterm_at_step)
+    return 0
