@@ -36,12 +36,16 @@ for _split in TFRECORD_SPLITS:
         threads: 1
         resources:
             mem_mb=2000,
+            runtime=60,
         conda:
             "../../envs/tfrecords.yaml"
         script:
             "../scripts/tfrecords.py"
 
 
+STAGE_OUTPUTS["tfrecords"] = lambda: [f"{RESULTS}/tfrecords/{s}/manifest.json" for s in TFRECORD_SPLITS]
+
+
 rule tfrecords:
     input:
-        [f"{RESULTS}/tfrecords/{s}/manifest.json" for s in TFRECORD_SPLITS],
+        stage_outputs("tfrecords"),

@@ -45,9 +45,8 @@ rule train:
         "2> {log}"
 
 
-if "STAGE_OUTPUTS" in globals():
-    STAGE_OUTPUTS["train"] = lambda: [
-        f"{RESULTS}/train/model.keras",
-        f"{RESULTS}/train/label_norm.json",
-        f"{RESULTS}/train/history.csv",
-    ]
+STAGE_OUTPUTS["train"] = lambda: [
+    f"{RESULTS}/train/model.keras",
+    f"{RESULTS}/train/label_norm.json",
+    f"{RESULTS}/train/history.csv",
+]

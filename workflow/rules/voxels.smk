@@ -24,12 +24,20 @@ rule voxelize:
     threads: config["voxels"]["threads"]
     resources:
         mem_mb=voxels_mem_mb,
+        runtime=15,
+    group:
+        "simulation"
     conda:
         "../../envs/voxels.yaml"
     script:
         "../scripts/voxels.py"
 
 
+STAGE_OUTPUTS["voxels"] = lambda: expand(
+    f"{RESULTS}/voxels/{{sim}}/z{{z}}.h5", sim=SIMS, z=[zstr(z) for z in REDSHIFTS]
+)
+
+
 rule voxels:
     input:
-        expand(f"{RESULTS}/voxels/{{sim}}/z{{z}}.h5", sim=SIMS, z=[zstr(z) for z in REDSHIFTS]),
+        stage_outputs("voxels"),
