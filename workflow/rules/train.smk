@@ -35,6 +35,7 @@ rule train:
         mpi=TRAIN_MPI,
         cpus_per_task=config["train"]["threads_per_rank"],
         mem_mb=4000 * config["train"]["ranks"],
+        runtime=720,  # minutes; a SIGTERM at the limit checkpoints, rerun resumes
     conda:
         "../../envs/train.yaml"
     shell:
