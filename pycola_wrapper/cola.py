@@ -39,7 +39,7 @@ import numpy as np
 from scipy import integrate
 
 from . import cic, pm
-from .cosmology import Cosmology, E, Omega_m_a, growth_D1, growth_D2
+from .cosmology import Cosmology, E, Omega_m_a, growth_D1, growth_D2, growth_f
 
 N_LPT = -2.5  # pyCOLA's default temporal-COLA index (arXiv:1301.0322, section A.3)
 OVERHEAD_BYTES = 600 * 2**20  # interpreter, numba, scipy, buffers (measured ~0.4 GB)
@@ -81,7 +81,7 @@ def memory_estimate(n: int, gridscale: int, n_extra_outputs: int = 0) -> dict[st
     """Peak memory of ``evolve`` [bytes], by part.
 
     particles: positions, velocities, Psi1, Psi2 (12 float32 per particle) and the CIC sort index;
-    mesh: density + its complex FFT + potential, alive together during the inverse FFT;
+    mesh: density + its complex FFT (forward), then complex FFT + potential (inverse);
     outputs: one (N^3, 3) float32 array per snapshot kept in memory besides the live positions.
     """
     n3 = int(n) ** 3
@@ -90,7 +90,7 @@ def memory_estimate(n: int, gridscale: int, n_extra_outputs: int = 0) -> dict[st
     parts = {
         "particles": n3 * 12 * 4,
         "sort_index": n3 * itemsize_index,
-        "mesh": m**3 * 4 * 2 + m * m * (m // 2 + 1) * 8,
+        "mesh": m**3 * 4 + m * m * (m // 2 + 1) * 8,
         "outputs": n3 * 3 * 4 * int(n_extra_outputs),
         "overhead": OVERHEAD_BYTES,
     }
@@ -166,15 +166,53 @@ def _wrap(x, box):
 
 
 @nb.njit(parallel=True, cache=True)
-def _init_positions(psi1, psi2, d1, d2, box, n, out):
+def _init_positions(psi1, psi2, d1, d2, box, n, out, q0=0.5):
     cell = box / n
     for i in nb.prange(n):
         for j in range(n):
             for k in range(n):
                 p = (i * n + j) * n + k
-                out[p, 0] = _wrap((i + 0.5) * cell + d1 * psi1[0, p] + d2 * psi2[0, p], box)
-                out[p, 1] = _wrap((j + 0.5) * cell + d1 * psi1[1, p] + d2 * psi2[1, p], box)
-                out[p, 2] = _wrap((k + 0.5) * cell + d1 * psi1[2, p] + d2 * psi2[2, p], box)
+                out[p, 0] = _wrap((i + q0) * cell + d1 * psi1[0, p] + d2 * psi2[0, p], box)
+                out[p, 1] = _wrap((j + q0) * cell + d1 * psi1[1, p] + d2 * psi2[1, p], box)
+                out[p, 2] = _wrap((k + q0) * cell + d1 * psi1[2, p] + d2 * psi2[2, p], box)
+
+
+@nb.njit(parallel=True, cache=True)
+def _box_smooth(arr, out):
+    """pyCOLA's 3x3x3 boxcar mean over the interior points (faces copied unchanged)."""
+    n = arr.shape[0]
+    out[:] = arr
+    for i in nb.prange(1, n - 1):
+        for j in range(1, n - 1):
+            for k in range(1, n - 1):
+                s = np.float32(0.0)
+                for a in range(-1, 2):
+                    for b in range(-1, 2):
+                        for c in range(-1, 2):
+                            s += arr[i + a, j + b, k + c]
+                out[i, j, k] = s / np.float32(27.0)
+
+
+def pycola_frame(psi: np.ndarray) -> np.ndarray:
+    """pyCOLA's LPT frame for a covering box: Psi boxcar-smoothed twice (3x3x3, interior only).
+
+    pyCOLA (``evolve`` with ``covers_full_box=True``) smooths its displacement arrays in place
+    and, since its "COLA box" arrays are the same objects, twice; the difference Psi - S^2 Psi
+    starts as residual displacement and velocity. Returns a new (3, N, N, N) float32 array.
+    """
+    out = np.empty_like(psi)
+    tmp = np.empty_like(psi[0])
+    for c in range(3):
+        _box_smooth(psi[c], tmp)
+        _box_smooth(tmp, out[c])
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _residual_velocity(psi1, f1, psi2, f2, t1, t2, out):
+    for p in nb.prange(out.shape[0]):
+        for c in range(3):
+            out[p, c] = np.float32(t1 * (psi1[c, p] - f1[c, p]) + t2 * (psi2[c, p] - f2[c, p]))
 
 
 @nb.njit(parallel=True, cache=True)
@@ -185,11 +223,14 @@ def _drift(pos, vel, psi1, psi2, alpha, g1, g2, box, out):
 
 
 @nb.njit(parallel=True, cache=True)
-def _kick(vel, c, grad, pos, psi1, psi2, beta, d1, c2, inv_h):
-    m = grad.shape[0]
+def _kick(vel, phi, pos, psi1, psi2, beta, d1, c2, inv_h):
+    m = phi.shape[0]
     for p in nb.prange(pos.shape[0]):
-        g = cic._read_one(grad, pos[p, 0], pos[p, 1], pos[p, 2], inv_h, m)
-        vel[p, c] += np.float32(beta * (g + d1 * psi1[c, p] + c2 * psi2[c, p]))
+        x, y, z = pos[p, 0], pos[p, 1], pos[p, 2]
+        gx, gy, gz = pm._grad3(phi, x, y, z, inv_h, m)
+        vel[p, 0] += np.float32(beta * (gx + d1 * psi1[0, p] + c2 * psi2[0, p]))
+        vel[p, 1] += np.float32(beta * (gy + d1 * psi1[1, p] + c2 * psi2[1, p]))
+        vel[p, 2] += np.float32(beta * (gz + d1 * psi1[2, p] + c2 * psi2[2, p]))
 
 
 @nb.njit(parallel=True, cache=True)
@@ -225,7 +266,9 @@ class StepInfo:
 
     step : 1-based step index; n_steps : total; a : scale factor reached by the drift;
     elapsed : seconds since ``evolve`` started; rss, peak_rss : bytes;
-    times : cumulative seconds per part (lpt_init, deposit, fft, gradient, interpolation, drift);
+    times : cumulative seconds per part (lpt_init, deposit (CIC paint + delta), fft (forward,
+        Green's function, inverse), gradient_interpolation (4-point gradient read at the
+        particles and the kick: one fused pass), drift);
     mean_velocity : mean residual momentum (3,) (zero up to float32 round-off);
     rms_velocity : its rms (same units), the scale to compare the mean with.
     """
@@ -274,6 +317,7 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
            threads: int | None = None,
            progress: Callable[[StepInfo], None] | None = None,
            on_output: Callable[[float, np.ndarray], None] | None = None,
+           frame: str = "lpt", q_offset: float = 0.5,
            ) -> dict[float, np.ndarray]:
     """Evolve 2LPT initial conditions to every requested scale factor with COLA.
 
@@ -293,6 +337,12 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
     progress : callable(StepInfo)  Called after every step.
     on_output : callable(a, positions)  If given, each snapshot is handed over as soon as it
         is reached (positions valid during the call only) instead of being kept in memory.
+    frame : "lpt" (default: the 2LPT frame itself, residual velocity 0 at a_start) or "pycola"
+        (pyCOLA's boxcar-smoothed frame, ``pycola_frame``, with Psi - S^2 Psi as initial
+        residual; for engine-vs-engine parity only: it costs 6 more floats per particle).
+    q_offset : float  Lagrangian lattice offset in units of the particle spacing: 0.5 puts
+        particle (i, j, k) at the cell centre (the pipeline's contract), 0 at the cell corner
+        (pyCOLA's lattice, for parity runs: the mesh then sees the same particle layout).
 
     Returns
     -------
@@ -313,7 +363,7 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
     p2 = psi2.reshape(3, n3)
     if not (p1.flags.c_contiguous and p2.flags.c_contiguous):
         raise ValueError("psi1 and psi2 must be C-contiguous")
-    times = {k: 0.0 for k in ("lpt_init", "deposit", "fft", "gradient", "interpolation", "drift")}
+    times = {k: 0.0 for k in ("lpt_init", "deposit", "fft", "gradient_interpolation", "drift")}
     results: dict[float, np.ndarray] = {}
     pending = list(a_out)
 
@@ -330,39 +380,46 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
 
     tic = time.perf_counter()
     pos = np.empty((n3, 3), dtype=np.float32)
-    _init_positions(p1, p2, d1(a_start), d2(a_start), box, n, pos)
+    _init_positions(p1, p2, d1(a_start), d2(a_start), box, n, pos, float(q_offset))
     vel = np.zeros((n3, 3), dtype=np.float32)
+    if frame == "pycola":
+        f1 = pycola_frame(psi1).reshape(3, n3)
+        f2 = pycola_frame(psi2).reshape(3, n3)
+        q0 = float(Q(a_start, cosmo))
+        t1 = q0 * float(growth_f(a_start, cosmo)) * d1(a_start) / a_start  # T[D1] = Q dD1/da
+        t2 = q0 * 2.0 * d2(a_start) / a_start * float(Omega_m_a(a_start, cosmo)) ** (6.0 / 11.0)
+        _residual_velocity(p1, f1, p2, f2, t1, t2, vel)
+        p1, p2 = f1, f2
+    elif frame != "lpt":
+        raise ValueError(f"frame = {frame!r}: expected 'lpt' or 'pycola'")
     times["lpt_init"] += time.perf_counter() - tic
     while pending and pending[0] <= a_start + 1e-12:
         emit(pending.pop(0), pos, live=True)
 
     painter = cic.Painter(n3, m, box)
     inv_h = np.float32(m / box)
-    mesh = np.empty((m, m, m), dtype=np.float32)
     for k in range(int(n_steps)):
         if not pending:
             break
         a_k, a_next = float(a_steps[k]), float(a_steps[k + 1])
         # ---- force at a_k and kick to a_k + da/2 ----
         tic = time.perf_counter()
-        mesh.fill(0.0)
-        painter.paint(pos, out=mesh)
+        mesh = painter.paint(pos)
         _to_delta(mesh, np.float32(m**3 / n3))
         times["deposit"] += time.perf_counter() - tic
         tic = time.perf_counter()
-        phi = pm.potential(mesh, box, workers=workers)
+        phi_k = pm.potential_k(mesh, box, workers=workers)
+        del mesh
+        phi = pm.to_real(phi_k, m, workers=workers)
+        del phi_k
         times["fft"] += time.perf_counter() - tic
         a_kick_i = a_k if k == 0 else a_k - 0.5 * da
         a_kick_f = a_k + 0.5 * da
         beta = kick_factor(a_kick_i, a_kick_f, a_k, cosmo, n_lpt)
         d1c, c2 = d1(a_k), psi2_force_factor(a_k, cosmo)
-        for c in range(3):
-            tic = time.perf_counter()
-            pm.gradient(phi, c, box, out=mesh)
-            times["gradient"] += time.perf_counter() - tic
-            tic = time.perf_counter()
-            _kick(vel, c, mesh, pos, p1, p2, beta, d1c, c2, inv_h)
-            times["interpolation"] += time.perf_counter() - tic
+        tic = time.perf_counter()
+        _kick(vel, phi, pos, p1, p2, beta, d1c, c2, inv_h)
+        times["gradient_interpolation"] += time.perf_counter() - tic
         del phi
         # ---- snapshots inside (a_k, a_next), then the drift to a_next ----
         tic = time.perf_counter()
@@ -391,15 +448,12 @@ def pm_force(pos: np.ndarray, n_particles: int, m: int, box: float, workers: int
     """grad phi at the particles, (n, 3) float32 [Mpc/h]: the force path of ``evolve``.
 
     CIC paint -> delta = rho m^3 / n_particles - 1 -> phi_k = -delta_k / k^2 -> 4-point
-    gradient -> CIC read. The acceleration is -1.5 Omega_m a / Q(a) times this.
+    gradient at the particles. The acceleration is -1.5 Omega_m a / Q(a) times this.
     """
     mesh = cic.paint(pos, m, box)
     _to_delta(mesh, np.float32(m**3 / n_particles))
     phi = pm.potential(mesh, box, workers=workers)
-    out = np.empty(pos.shape, dtype=np.float32)
-    for c in range(3):
-        out[:, c] = cic.read(pm.gradient(phi, c, box, out=mesh), pos, box)
-    return out
+    return pm.gradient_at(phi, pos, box)
 
 
 def lagrangian_positions(n: int, box: float) -> np.ndarray:

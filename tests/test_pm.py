@@ -18,12 +18,14 @@ def test_plane_wave_potential_and_gradient(mode):
     phi = pm.potential(delta, BOX, workers=2)
     k2 = float(kvec @ kvec)
     assert np.allclose(phi, -0.1 / k2 * np.cos(phase), atol=1e-5 * 0.1 / k2)
-    h = BOX / m
-    for axis in range(3):
-        keff = pm.fd_gradient_transfer(kvec[axis], h)
-        expect = 0.1 / k2 * keff * np.sin(phase)
-        got = pm.gradient(phi, axis, BOX)
-        assert np.allclose(got, expect, atol=1e-5 * 0.1 / k2 * np.sqrt(k2))
+    # gradient at random positions against d phi / dx_i = 0.1 k_i / k^2 sin(k.x): the cubic
+    # derivative along the axis and the linear interpolation across it err by O((k h)^2)
+    pos = np.random.default_rng(0).uniform(0, BOX, (4000, 3)).astype(np.float32)
+    ph = pos.astype(np.float64) @ kvec
+    got = pm.gradient_at(phi, pos, BOX)
+    expect = 0.1 / k2 * kvec[None, :] * np.sin(ph)[:, None]
+    kh = np.sqrt(k2) * BOX / m
+    assert np.abs(got - expect).max() < 0.5 * kh**2 * 0.1 / np.sqrt(k2)
 
 
 def test_particle_plane_wave_force_cancels_zeldovich():
@@ -42,20 +44,22 @@ def test_particle_plane_wave_force_cancels_zeldovich():
 
 
 def test_pair_force_follows_inverse_square():
-    """One mass at the origin of a large mesh: |grad phi| ~ m_eff / (4 pi r^2) at 4 < r/h < 10."""
-    m = 64
-    box = 64.0
+    """One unit mass in a 64^3 mesh: the mean radial grad phi at distance r is 1 / (4 pi r^2).
+
+    Averaged over directions (and so over sub-cell offsets): the mesh force is anisotropic at a
+    few cells (pyCOLA's one-sided cubic derivative reacts to the potential's Nyquist ringing).
+    """
+    m, box = 64, 64.0  # h = 1
     src = np.array([[32.0, 32.0, 32.0]], dtype=np.float32)
-    # probes along a diagonal-free direction, far from the periodic images (r << box / 2)
-    r = np.array([4.0, 6.0, 8.0, 10.0])
-    probes = np.stack([32.0 + r, np.full_like(r, 32.0), np.full_like(r, 32.0)], axis=1)
-    pos = np.concatenate([src, probes]).astype(np.float32)
     mesh = cic.paint(src, m, box)
     phi = pm.potential(mesh - mesh.mean(), box)
-    gx = cic.read(pm.gradient(phi, 0, box), pos[1:], box)
-    # lap phi = delta with a unit mass in a cell of volume h^3 = 1: grad phi = r_hat / (4 pi r^2)
-    # (the periodic images and the uniform background nearly cancel for a cubic box); the mesh
-    # force is known to err by ~10 % at 4 cells and to converge to 1/r^2 beyond
-    ratio = gx / (1.0 / (4 * np.pi * r**2))
-    assert np.all(np.abs(ratio - 1.0) < [0.10, 0.07, 0.05, 0.03])
-    assert np.all(np.diff(np.abs(ratio - 1.0)) < 0)
+    rng = np.random.default_rng(1)
+    u = rng.standard_normal((2000, 3))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    errors = []
+    for r in (4.0, 6.0, 8.0, 10.0):
+        pos = (src + r * u).astype(np.float32)
+        radial = (pm.gradient_at(phi, pos, box) * u).sum(axis=1).mean()
+        errors.append(abs(radial * 4 * np.pi * r**2 - 1.0))
+    # periodic images and the uniform background nearly cancel in a cube (< 1 % at r <= 10)
+    assert max(errors) < 0.03, errors
