@@ -223,11 +223,11 @@ def _drift(pos, vel, psi1, psi2, alpha, g1, g2, box, out):
 
 
 @nb.njit(parallel=True, cache=True)
-def _kick(vel, phi, pos, psi1, psi2, beta, d1, c2, inv_h):
+def _kick(vel, phi, pos, psi1, psi2, beta, d1, c2, inv_h, scheme):
     m = phi.shape[0]
     for p in nb.prange(pos.shape[0]):
         x, y, z = pos[p, 0], pos[p, 1], pos[p, 2]
-        gx, gy, gz = pm._grad3(phi, x, y, z, inv_h, m)
+        gx, gy, gz = pm.grad3(phi, x, y, z, inv_h, m, scheme)
         vel[p, 0] += np.float32(beta * (gx + d1 * psi1[0, p] + c2 * psi2[0, p]))
         vel[p, 1] += np.float32(beta * (gy + d1 * psi1[1, p] + c2 * psi2[1, p]))
         vel[p, 2] += np.float32(beta * (gz + d1 * psi1[2, p] + c2 * psi2[2, p]))
@@ -317,7 +317,7 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
            threads: int | None = None,
            progress: Callable[[StepInfo], None] | None = None,
            on_output: Callable[[float, np.ndarray], None] | None = None,
-           frame: str = "lpt", q_offset: float = 0.5,
+           frame: str = "lpt", q_offset: float = 0.5, gradient: str = "central",
            ) -> dict[float, np.ndarray]:
     """Evolve 2LPT initial conditions to every requested scale factor with COLA.
 
@@ -343,6 +343,7 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
     q_offset : float  Lagrangian lattice offset in units of the particle spacing: 0.5 puts
         particle (i, j, k) at the cell centre (the pipeline's contract), 0 at the cell corner
         (pyCOLA's lattice, for parity runs: the mesh then sees the same particle layout).
+    gradient : "central" (momentum conserving, default) or "pycola" (see ``pm.gradient_at``).
 
     Returns
     -------
@@ -373,6 +374,9 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
         else:
             results[a] = positions.copy() if live else positions
 
+    if gradient not in pm.GRADIENT_SCHEMES:
+        raise ValueError(f"gradient = {gradient!r}: expected one of {sorted(pm.GRADIENT_SCHEMES)}")
+    scheme = pm.GRADIENT_SCHEMES[gradient]
     a_steps = step_scale_factors(a_start, int(n_steps), a_final)
     da = (a_final - a_start) / n_steps
     d1 = lambda a: float(growth_D1(a, cosmo))  # noqa: E731
@@ -418,7 +422,7 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
         beta = kick_factor(a_kick_i, a_kick_f, a_k, cosmo, n_lpt)
         d1c, c2 = d1(a_k), psi2_force_factor(a_k, cosmo)
         tic = time.perf_counter()
-        _kick(vel, phi, pos, p1, p2, beta, d1c, c2, inv_h)
+        _kick(vel, phi, pos, p1, p2, beta, d1c, c2, inv_h, scheme)
         times["gradient_interpolation"] += time.perf_counter() - tic
         del phi
         # ---- snapshots inside (a_k, a_next), then the drift to a_next ----
@@ -444,7 +448,8 @@ def evolve(psi1: np.ndarray, psi2: np.ndarray, cosmo: Cosmology, box: float, *,
     return results
 
 
-def pm_force(pos: np.ndarray, n_particles: int, m: int, box: float, workers: int = -1) -> np.ndarray:
+def pm_force(pos: np.ndarray, n_particles: int, m: int, box: float, workers: int = -1,
+             gradient: str = "central") -> np.ndarray:
     """grad phi at the particles, (n, 3) float32 [Mpc/h]: the force path of ``evolve``.
 
     CIC paint -> delta = rho m^3 / n_particles - 1 -> phi_k = -delta_k / k^2 -> 4-point
@@ -453,7 +458,7 @@ def pm_force(pos: np.ndarray, n_particles: int, m: int, box: float, workers: int
     mesh = cic.paint(pos, m, box)
     _to_delta(mesh, np.float32(m**3 / n_particles))
     phi = pm.potential(mesh, box, workers=workers)
-    return pm.gradient_at(phi, pos, box)
+    return pm.gradient_at(phi, pos, box, gradient)
 
 
 def lagrangian_positions(n: int, box: float) -> np.ndarray:
