@@ -41,6 +41,7 @@ from scipy import integrate
 from . import cic, pm
 from .cosmology import Cosmology, E, Omega_m_a, growth_D1, growth_D2, growth_f
 
+ENGINE_VERSION = "1.0"  # written into snapshot attributes (bump when results change)
 N_LPT = -2.5  # pyCOLA's default temporal-COLA index (arXiv:1301.0322, section A.3)
 OVERHEAD_BYTES = 600 * 2**20  # interpreter, numba, scipy, buffers (measured ~0.4 GB)
 
