@@ -35,10 +35,12 @@ def _wrap_index(i: int, m: int) -> int:
 def _split(x: float, inv_h: float, m: int):
     """Lower mesh index (in [0, m)) and weight of the upper point for one coordinate."""
     u = x * inv_h
-    i = int(np.floor(u))
-    w = u - i
-    i = i % m
-    return i, np.float32(w)
+    fi = np.floor(u)
+    w = np.float32(u - fi)
+    i = int(fi)
+    if i < 0 or i >= m:  # positions outside [0, box): rare, full modulo
+        i = i % m
+    return i, w
 
 
 def _block_bounds(m: int) -> np.ndarray:

@@ -216,11 +216,27 @@ def _residual_velocity(psi1, f1, psi2, f2, t1, t2, out):
             out[p, c] = np.float32(t1 * (psi1[c, p] - f1[c, p]) + t2 * (psi2[c, p] - f2[c, p]))
 
 
+@nb.njit(inline="always")
+def _wrap_near(x, box):
+    """x (float32, within one box of [0, box)) wrapped into [0, box)."""
+    if x >= box:
+        x -= box
+        if x >= box:  # only for steps longer than a box
+            x = _wrap(x, box)
+    elif x < 0:
+        x += box
+        if x >= box or x < 0:  # -tiny + box rounds to box
+            x = _wrap(x, box)
+    return x
+
+
 @nb.njit(parallel=True, cache=True)
 def _drift(pos, vel, psi1, psi2, alpha, g1, g2, box, out):
+    a32, g132, g232, b32 = np.float32(alpha), np.float32(g1), np.float32(g2), np.float32(box)
     for p in nb.prange(pos.shape[0]):
         for c in range(3):
-            out[p, c] = _wrap(pos[p, c] + (vel[p, c] * alpha + g1 * psi1[c, p] + g2 * psi2[c, p]), box)
+            x = pos[p, c] + (vel[p, c] * a32 + g132 * psi1[c, p] + g232 * psi2[c, p])
+            out[p, c] = _wrap_near(x, b32)
 
 
 @nb.njit(parallel=True, cache=True)

@@ -146,16 +146,16 @@ def _peak_rss() -> int:
 
 
 def _import_pycola3():
-    try:
-        import pycola3  # noqa: F401
-        from pycola3 import evolve as ev, growth, ic
-    except ImportError:
-        import importlib.util
-        spec = importlib.util.find_spec("pycola3")
-        if spec is None or spec.submodule_search_locations is None:
-            raise
-        sys.path.insert(0, list(spec.submodule_search_locations)[0])  # Python-2 style imports
-        from pycola3 import evolve as ev, growth, ic
+    import importlib.util
+    spec = importlib.util.find_spec("pycola3")
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError("pycola3 is not installed in this python")
+    # some of its modules import siblings Python-2 style (ic_2lpt_engine: `from acceleration
+    # import grad_phi`): make its folder importable as top-level modules, without patching it
+    here = Path(__file__).resolve().parent  # our package folder: its cic.py must not shadow theirs
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, list(spec.submodule_search_locations)[0])
+    from pycola3 import evolve as ev, growth, ic
     return ev, growth, ic
 
 
