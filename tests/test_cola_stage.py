@@ -1,11 +1,9 @@
 """The COLA stage's I/O: snapshot contract, memory check before reading, atomic writes, rule."""
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
