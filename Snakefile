@@ -12,6 +12,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/power.smk"
 include: "workflow/rules/ics.smk"
+include: "workflow/rules/cola.smk"
+include: "workflow/rules/voxels.smk"
+include: "workflow/rules/tfrecords.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/cluster.smk"
 
 
