@@ -1,4 +1,5 @@
 # Validation first, then the names every rule file builds on (see docs/pipeline.md).
+import os
 import sys
 from pathlib import Path
 
@@ -47,3 +48,41 @@ STAGE_OUTPUTS = {}  # stage name -> function returning its outputs; filled by ea
 def final_outputs() -> list:
     """Outputs of the last stage that exists (what `snakemake` / `make run` builds)."""
     return stage_outputs(list(STAGE_OUTPUTS)[-1])
+
+
+def sim_chain(sim: str) -> list:
+    """One simulation's files in DAG order, one list per stage (upstream first)."""
+    zs = [zstr(z) for z in REDSHIFTS]
+    return [
+        [f"{RESULTS}/sims/{sim}/cosmology.json"],
+        [f"{RESULTS}/power/{sim}.h5"],
+        [f"{RESULTS}/sims/{sim}/ics.hdf5"],
+        [f"{RESULTS}/sims/{sim}/snapshot_z{z}.hdf5" for z in zs],
+        [f"{RESULTS}/voxels/{sim}/z{z}.h5" for z in zs],
+    ]
+
+
+def force_broken_chains() -> list:
+    """Snakemake does not remake a deleted intermediate file while its dependents exist
+    (snakemake/snakemake#1978). A user who deletes one simulation's snapshot (or ICs) expects
+    that simulation, and what depends on it, to be redone: force the jobs of missing files
+    that have existing downstream files of the same simulation (they are then also newer
+    than those files, so the dependents rerun by modification time)."""
+    broken = []
+    for sim in SIMS:
+        seen_missing = []
+        for files in sim_chain(sim):
+            exists = [os.path.exists(f) for f in files]
+            if any(exists) and seen_missing:
+                broken += seen_missing
+                seen_missing = []
+            seen_missing += [f for f, e in zip(files, exists) if not e]
+    if broken:
+        dag = getattr(workflow, "_dag", None)  # exists while the DAG is being built
+        if dag is not None and hasattr(dag, "forcefiles"):
+            logger.warning(f"missing intermediate files with existing dependents, remade: {broken}")
+            dag.forcefiles.update(broken)
+        else:
+            logger.warning(f"missing intermediate files with existing dependents: {broken}; "
+                           f"remake them with --forcerun {' '.join(broken)}")
+    return broken

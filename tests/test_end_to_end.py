@@ -1,0 +1,84 @@
+"""End to end: every rule of the DAG on the tiny config with the real snakemake, then reruns
+and the report."""
+import json
+import re
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import run_snakemake
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e")
+    proc = run_snakemake(work, timeout=900)
+    return work, proc
+
+
+def _planned(proc) -> dict:
+    return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)}
+
+
+def test_every_declared_output_exists(tiny_run):
+    work, _ = tiny_run
+    listing = run_snakemake(work, "--list-rules").stdout.split()
+    assert {"cosmology", "sample", "power_spectrum", "initial_conditions", "cola", "voxelize",
+            "train", "evaluate"} <= set(listing)
+    summary = run_snakemake(work, "--summary").stdout
+    rows = [line.split("\t") for line in summary.splitlines()[1:] if "\t" in line]
+    assert len(rows) > 30
+    for row in rows:
+        path, status = row[0], row[-2] if len(row) > 2 else ""
+        assert (work / path).exists(), f"declared output {path} is missing"
+        assert (work / path).stat().st_size > 0, f"{path} is empty"
+    for sim in ("00000", "00001", "00002", "00003"):
+        with h5py.File(work / f"results/sims/{sim}/snapshot_z0.00.hdf5") as h5:
+            pos = h5["positions"][...]
+            assert pos.shape == (32**3, 3) and pos.min() >= 0 and pos.max() < 64.0
+        with h5py.File(work / f"results/voxels/{sim}/z0.00.h5") as h5:
+            assert int(h5["counts"][...].sum()) == 32**3
+
+
+def test_metrics_and_splits(tiny_run):
+    work, _ = tiny_run
+    m = json.loads((work / "results/evaluate/metrics.json").read_text())
+    assert m["label_names"] == ["Omega_m", "sigma_8", "n_s"]
+    assert m["n_test"] == 8 and m["n_train"] == 16  # 1 test sim x 8 sub-volumes; 2 train sims
+    for predictor in ("network", "mean", "pk_ridge"):
+        for name in m["label_names"]:
+            assert np.isfinite(m["metrics"][predictor][name]["rel_err_true"])
+    sims = {s: set(json.loads((work / f"results/tfrecords/{s}/manifest.json").read_text())["sims"])
+            for s in ("train", "val", "test")}
+    assert not (sims["train"] & sims["val"] or sims["train"] & sims["test"] or sims["val"] & sims["test"])
+    for png in ("loss", "pred_vs_true", "errors", "examples", "pk_z0.00"):
+        assert (work / f"results/evaluate/{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_does_nothing_and_one_sim_is_redone_alone(tiny_run):
+    work, _ = tiny_run
+    again = run_snakemake(work, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    snap = work / "results/sims/00002/snapshot_z0.00.hdf5"
+    snap.unlink()
+    plan = _planned(run_snakemake(work, "-n", "--quiet", "rules"))
+    # exactly that simulation's COLA + voxels, then its split's records, training, evaluation
+    assert plan.get("cola") == 1 and plan.get("voxelize") == 1, plan
+    assert plan.get("initial_conditions") is None and plan.get("power_spectrum") is None, plan
+    assert plan.get("tfrecords_train") == 1 and plan.get("tfrecords_val") is None, plan
+    assert plan.get("train") == 1 and plan.get("evaluate") == 1, plan
+    before = (work / "results/sims/00003/snapshot_z0.00.hdf5").stat().st_mtime_ns
+    run_snakemake(work, "results/sims/00002/snapshot_z0.00.hdf5")
+    assert snap.exists()
+    assert (work / "results/sims/00003/snapshot_z0.00.hdf5").stat().st_mtime_ns == before
+
+
+def test_report(tiny_run):
+    work, _ = tiny_run
+    run_snakemake(work, "--report", str(work / "report.html"))
+    html = (work / "report.html").read_text(errors="replace")
+    assert "metrics.json" in html and "pred_vs_true.png" in html
