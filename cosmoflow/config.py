@@ -94,6 +94,14 @@ def cross_check(config: dict) -> list[str]:
         if config.get("model") and config["model"].get("input_size") != vox["subvolume"]:
             errs.append(f"model.input_size = {config['model'].get('input_size')} must equal "
                         f"voxels.subvolume = {vox['subvolume']}")
+    model = config.get("model")
+    if model:
+        from cosmoflow.model.network import conv_specs
+
+        try:
+            conv_specs(int(model["input_size"]), list(model["conv_filters"]))
+        except ValueError as err:
+            errs.append(str(err))
     return errs
 
 

@@ -45,6 +45,8 @@ def test_default_config_has_paper_voxels(base):
     (lambda c: c["sims"].update(n_val=10, n_test=10), "n_val + n_test = 20 must be < n_sims"),
     (lambda c: c["simulation"].update(n_particles=100), "simulation.n_particles: got 100, expected a power of 2"),
     (lambda c: c["voxels"].update(subvolume=48), "n_voxels = 128 must be a multiple of subvolume = 48"),
+    (lambda c: (c["voxels"].update(subvolume=16), c["model"].update(input_size=16)),
+     "model.input_size=16 with 7 conv_filters: conv3 output would be empty; use 4"),
 ])
 def test_bad_values_name_the_key(base, mutate, needle):
     bad = copy.deepcopy(base)

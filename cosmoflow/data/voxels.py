@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import h5py
 import numba
 import numpy as np
+
+from cosmoflow.io import atomic_path
 
 __all__ = [
     "wrap_positions",
@@ -39,27 +39,6 @@ __all__ = [
 
 VOXEL_FORMAT_VERSION = 1
 SNAPSHOT_REQUIRED_ATTRS = ("box", "z", "Omega_m", "sigma_8", "n_s", "H0")
-
-
-# --------------------------------------------------------------------------------------------
-# small I/O helper (cosmoflow.io.atomic_path is not in this tree yet)
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
-
-    A crash or kill leaves at most a ``.<name>.tmp*`` file, never a half-written ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
-from keras import layers
 
 #: The paper's four tail convolutions: (kernel, stride, padding, pool after it).
 _TAIL = [(3, 2, "valid", False), (2, 1, "same", False), (2, 2, "valid", False),
@@ -94,7 +92,7 @@ def _conv_out(size: int, kernel: int, stride: int, padding: str) -> int:
 
 
 def build_model(input_size: int, conv_filters: list[int], dense: list[int], leaky_slope: float,
-                n_outputs: int) -> keras.Model:
+                n_outputs: int) -> "keras.Model":
     """Build the CosmoFlow network (uncompiled Keras model, float32, channels last).
 
     Parameters
@@ -117,6 +115,9 @@ def build_model(input_size: int, conv_filters: list[int], dense: list[int], leak
         Input ``[B, S, S, S, 1]``, output ``[B, n_outputs]`` (linear).
     """
     specs = conv_specs(input_size, conv_filters)
+    import keras  # imported here: conv_specs (config checks) must not need TensorFlow
+    from keras import layers
+
     x_in = keras.Input(shape=(input_size, input_size, input_size, 1), name="counts")
     x = x_in
     n_pool = 0

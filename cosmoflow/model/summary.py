@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-import keras
 
 #: Paper Table I (Mathuriya et al. 2018): per conv layer (fwd ms, bww ms, bwd ms,
 #: fwd TF/s, bww TF/s, bwd TF/s); Conv3D_1 has no backward-data pass.
@@ -21,7 +20,7 @@ PAPER_PARAMS = 28.15e6 / 4
 PAPER_GFLOP_FWD_BWD = 69.33
 
 
-def layer_table(model: keras.Model) -> list[dict]:
+def layer_table(model: "keras.Model") -> list[dict]:
     """One row per Conv3D / pooling / Dense layer of ``model`` (batch 1).
 
     Returns
@@ -31,6 +30,8 @@ def layer_table(model: keras.Model) -> list[dict]:
         ``params`` (int), ``fwd_flops`` (float; 2 per multiply-add for conv/dense, 8 per
         pooled output voxel for the 2^3 average, activations and bias adds not counted).
     """
+    import keras
+
     rows = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv3D):

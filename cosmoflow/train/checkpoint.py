@@ -6,39 +6,13 @@ during the write leaves the previous checkpoint intact.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-try:  # the shared helper, when the foundation module is present
-    from cosmoflow.io import atomic_path
-except ImportError:  # pragma: no cover - same behaviour, local copy
-    @contextlib.contextmanager
-    def atomic_path(path, suffix=None) -> Iterator[Path]:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", suffix=suffix or path.suffix,
-                                   dir=path.parent)
-        os.close(fd)
-        tmp_path = Path(tmp)
-        try:
-            yield tmp_path
-            os.replace(tmp_path, path)
-        except BaseException:
-            tmp_path.unlink(missing_ok=True)
-            raise
-
-
-def _readable(path) -> None:
-    """mkstemp creates 0600 files: give outputs the usual rw-r--r-- (minus the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+from cosmoflow.io import atomic_path
 
 
 def checkpoint_path(out_dir: str | os.PathLike) -> Path:
@@ -56,7 +30,6 @@ def save_checkpoint(path: str | os.PathLike, weights: list[np.ndarray],
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
-        _readable(tmp)
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[list[np.ndarray], dict, dict]:
@@ -72,7 +45,6 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[list[np.ndarray], dict, di
 def write_json(path: str | os.PathLike, obj) -> None:
     with atomic_path(path, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        _readable(tmp)
 
 
 def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
@@ -83,7 +55,6 @@ def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
         lines.append(",".join(_fmt(r[k]) for k in keys))
     with atomic_path(path, suffix=".csv") as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
-        _readable(tmp)
 
 
 def _fmt(v) -> str:
