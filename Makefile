@@ -10,6 +10,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_ENABLE_ONEDNN_OPTS := 1
 
 .PHONY: install run test bench report clean
 
