@@ -87,6 +87,8 @@ def test_env_files_match_the_pinned_dependencies():
     pyproject["classy"] = "3.4.1.0"  # installed by the Makefile after numpy
     pyproject["python"] = "3.11"
     for env in sorted((ROOT / "envs").glob("*.yaml")):
+        if env.name == "pycola3.yaml":  # the original code's own stack (numpy < 2) by design
+            continue
         spec = yaml.safe_load(env.read_text())
         assert spec.get("channels", [])[:1] == ["conda-forge"], env.name
         flat = []
