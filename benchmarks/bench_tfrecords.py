@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as cosmoflow sets it
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 

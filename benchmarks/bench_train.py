@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as cosmoflow sets it (see cosmoflow/__init__.py)
 import subprocess
 import sys
 import time
