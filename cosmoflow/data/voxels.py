@@ -295,16 +295,7 @@ def read_snapshot(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
         Naming the file and what is missing or wrong (truncated or foreign files).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: snapshot file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 snapshot ({err})") from err
-    with f:
-        if "positions" not in f:
-            raise ValueError(f"{path}: missing dataset /positions (float (N, 3) [Mpc/h]); "
-                             f"found {sorted(f.keys())}")
+    with _open_checked(path, "snapshot file", "positions", " (float (N, 3) [Mpc/h])") as f:
         d = f["positions"]
         if d.ndim != 2 or d.shape[1] != 3 or d.dtype.kind != "f":
             raise ValueError(f"{path}: /positions must be float (N, 3), "
@@ -382,17 +373,25 @@ def read_subvolume(path: str | os.PathLike, index: int) -> tuple[np.ndarray, dic
 
 
 @contextlib.contextmanager
-def _open_voxels(path):
+def _open_checked(path, what: str, dataset: str, expected: str = ""):
+    """Open an HDF5 file read-only; errors name the file when it is absent, unreadable or
+    lacks ``/dataset``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: voxel file not found")
+        raise FileNotFoundError(f"{path}: {what} not found")
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 voxel file ({err})") from err
+        raise ValueError(f"{path}: not a readable HDF5 {what} ({err})") from err
     with f:
-        if "counts" not in f:
-            raise ValueError(f"{path}: missing dataset /counts; found {sorted(f.keys())}")
+        if dataset not in f:
+            raise ValueError(f"{path}: missing dataset /{dataset}{expected}; found {sorted(f.keys())}")
+        yield f
+
+
+@contextlib.contextmanager
+def _open_voxels(path):
+    with _open_checked(path, "voxel file", "counts") as f:
         missing = [k for k in ("n_voxels", "subvolume", "sim", "z") if k not in f.attrs]
         if missing:
             raise ValueError(f"{path}: missing attribute(s) {missing}")
