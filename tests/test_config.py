@@ -14,8 +14,8 @@ def base():
 
 
 def test_default_and_paper_configs_are_valid():
-    for name in ("config.yaml", "paper.yaml"):
-        cfg = cfgmod.load(ROOT / "config" / name)
+    for name in ("config.yaml", "paper.yaml", "medium.yaml"):  # the last two merge over the first
+        cfg = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "config" / name)
         assert cfg["sims"]["n_sims"] > cfg["sims"]["n_val"] + cfg["sims"]["n_test"]
 
 
@@ -28,11 +28,15 @@ def test_paper_config_has_the_paper_scale():
     assert 12_000 <= n_samples <= 13_000
 
 
-def test_default_config_has_paper_voxels(base):
-    voxel = base["simulation"]["box"] / base["voxels"]["n_voxels"]
-    per_voxel = (base["simulation"]["n_particles"] / base["voxels"]["n_voxels"]) ** 3
-    assert voxel == pytest.approx(2.0) and per_voxel == pytest.approx(8.0)
-    assert base["voxels"]["subvolume"] == 128
+@pytest.mark.parametrize("name, voxel", [("paper.yaml", 2.0), ("medium.yaml", 4.0), ("config.yaml", 4.0)])
+def test_configs_keep_the_papers_sampling(name, voxel):
+    """Every shipped config keeps the paper's 8 particles per voxel and 8 sub-volumes per box."""
+    cfg = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "config" / name)
+    vox = cfg["voxels"]
+    assert cfg["simulation"]["box"] / vox["n_voxels"] == pytest.approx(voxel)
+    assert (cfg["simulation"]["n_particles"] / vox["n_voxels"]) ** 3 == pytest.approx(8.0)
+    assert (vox["n_voxels"] // vox["subvolume"]) ** 3 == 8
+    assert cfg["model"]["input_size"] == vox["subvolume"]
 
 
 @pytest.mark.parametrize("mutate, needle", [
@@ -42,10 +46,12 @@ def test_default_config_has_paper_voxels(base):
     (lambda c: c["cola"].update(n_stepz=3), "cola: unknown key(s)"),
     (lambda c: c["power"].update(transfer="camb"), "power.transfer: got 'camb', expected one of"),
     (lambda c: c["cosmology"].update(sigma_8=[0.9, 0.8]), "cosmology.sigma_8: got [0.9, 0.8], expected low < high"),
-    (lambda c: c["sims"].update(n_val=10, n_test=10), "n_val + n_test = 20 must be < n_sims"),
+    (lambda c: c["sims"].update(n_sims=16, n_val=10, n_test=10), "n_val + n_test = 20 must be < n_sims"),
+    (lambda c: c["sims"].update(n_sims=16, n_val=8, n_test=7), "n_sims - n_val - n_test = 1 training"),
+    (lambda c: c["evaluate"].update(ridge_alphas=[]), "evaluate.ridge_alphas"),
     (lambda c: c["simulation"].update(n_particles=100), "simulation.n_particles: got 100, expected a power of 2"),
-    (lambda c: c["voxels"].update(subvolume=48), "n_voxels = 128 must be a multiple of subvolume = 48"),
-    (lambda c: (c["voxels"].update(subvolume=16), c["model"].update(input_size=16)),
+    (lambda c: c["voxels"].update(n_voxels=128, subvolume=48), "n_voxels = 128 must be a multiple of subvolume = 48"),
+    (lambda c: (c["voxels"].update(subvolume=16), c["model"].update(input_size=16, conv_filters=[16, 32, 64, 128, 256, 256, 256])),
      "model.input_size=16 with 7 conv_filters: conv3 output would be empty; use 4"),
 ])
 def test_bad_values_name_the_key(base, mutate, needle):

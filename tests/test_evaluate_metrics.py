@@ -60,3 +60,34 @@ def test_ridge_pk_recovers_amplitude():
     err = np.abs(model.predict(feats[16:])[:, 0] - s8[16:])
     base = np.abs(s8[:16].mean() - s8[16:])
     assert err.mean() < 0.5 * base.mean()
+
+
+def test_group_folds_keep_simulations_whole():
+    groups = np.repeat(np.arange(7), 8)  # 7 simulations x 8 sub-volumes
+    folds = baselines.group_folds(groups, 3)
+    assert len(folds) == 3
+    assert np.all(np.sum(folds, axis=0) == 1)  # every sample held out exactly once
+    for held in folds:
+        assert not set(groups[held]) & set(groups[~held])
+
+
+def test_ridge_cv_penalises_noise_and_keeps_signal():
+    """Grouped CV picks a large penalty for a label the features do not predict, a small one
+    for a label they do, and the refitted model then beats the mean on the informative label."""
+    rng = np.random.default_rng(3)
+    n_sims, per_sim, n_feat = 30, 8, 12
+    groups = np.repeat(np.arange(n_sims), per_sim)
+    signal = rng.normal(size=n_sims)[groups]
+    X = rng.normal(size=(len(groups), n_feat))
+    X[:, 0] += 10.0 * signal
+    Y = np.stack([signal + 0.1 * rng.normal(size=len(groups)),        # predictable
+                  rng.normal(size=n_sims)[groups]], axis=1)          # pure noise per sim
+    alphas = np.logspace(-4, 3, 8)
+    model, chosen, cv = baselines.fit_ridge_cv(X, Y, groups, alphas, n_folds=5)
+    assert cv.shape == (8, 2)
+    assert chosen[0] <= 1e-1 < 1e2 <= chosen[1], chosen
+    test = rng.normal(size=(50, n_feat))
+    s = rng.normal(size=50)
+    test[:, 0] += 10.0 * s
+    err = np.abs(model.predict(test)[:, 0] - s).mean()
+    assert err < 0.3 * np.abs(s - Y[:, 0].mean()).mean()

@@ -23,7 +23,7 @@ def _doc_table() -> dict:
 
 
 def test_128_model_matches_docs_table_and_paper_count():
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["model"]
+    cfg = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["model"]
     model = build_model(**cfg, n_outputs=3)
     doc = _doc_table()
     rows = layer_table(model)

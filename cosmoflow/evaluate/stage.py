@@ -76,8 +76,12 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     test = list(iter_samples(read_manifest(test_manifest)))
     y_train = np.array([s[1] for s in train])
     y_test = np.array([s[1] for s in test])
-    ridge = baselines.RidgePk(config["evaluate"]["ridge_alpha"]).fit(
-        baselines.pk_features([s[0] for s in train], side, n_bins), y_train)
+    ev = config["evaluate"]
+    ridge, alphas, _ = baselines.fit_ridge_cv(
+        baselines.pk_features([s[0] for s in train], side, n_bins), y_train,
+        [s[2] for s in train], ev["ridge_alphas"], ev["cv_folds"])
+    log.info("P(k) ridge penalties chosen by %d-fold leave-simulations-out CV: %s",
+             ev["cv_folds"], dict(zip(names, alphas.tolist())))
     pk_pred = ridge.predict(baselines.pk_features([s[0] for s in test], side, n_bins))
     mean_pred = baselines.mean_predictor(y_train, len(y_test))
     # the network's order (reader, file order) and iter_samples' order are both file order
@@ -94,6 +98,7 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     summary = {"label_names": names, "n_test": int(len(true)), "n_train": int(len(y_train)),
                "definitions": {"rel_err_true": "mean |pred - true| / |true|",
                                "rel_err_pred": "mean |pred - true| / |pred| (the paper's, VII-A)"},
+               "pk_ridge_alphas": dict(zip(names, alphas.tolist())),
                "metrics": results}
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=1) + "\n")
