@@ -47,6 +47,27 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
             for e in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))]
 
 
+def section_errors(sections: dict, schema_path: str | Path = SCHEMA) -> list[str]:
+    """Schema violations of the given top-level sections only (e.g. model, train, data).
+
+    For entry points that receive a subset of the config (``python -m cosmoflow.train``).
+    """
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    errs = []
+    for name, value in sections.items():
+        sub = schema.get("properties", {}).get(name)
+        if sub is None:
+            errs.append(f"{name}: unknown config section")
+            continue
+        for e in sorted(jsonschema.Draft202012Validator(sub).iter_errors(value),
+                        key=lambda e: list(e.absolute_path)):
+            path = ".".join([name] + [str(q) for q in e.absolute_path])
+            errs.append(f"{path}: {_describe(e)}")
+    return errs
+
+
 def fill_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     """Return a copy of config with schema defaults filled in for absent optional keys."""
     schema = yaml.safe_load(Path(schema_path).read_text())

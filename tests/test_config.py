@@ -85,3 +85,14 @@ def test_snakemake_stops_with_the_named_key(tmp_path):
     proc = run_snakemake(tmp_path, "-n", configfiles=(ROOT / "tests/config/tiny.yaml", cf), check=False)
     assert proc.returncode != 0
     assert "cola.n_steps: got 0, expected minimum 1" in proc.stdout + proc.stderr
+
+
+def test_train_cli_names_a_mistyped_override(capsys, tmp_path):
+    """`--set train.lr=2e-4` is a string in YAML 1.1: the CLI must say so before starting."""
+    from cosmoflow.train.cli import main
+
+    rc = main(["--config", str(ROOT / "config" / "config.yaml"), "--set", "train.lr=2e-4",
+               "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "train.lr: got '2e-4' (str), expected type number" in err

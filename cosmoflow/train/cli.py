@@ -65,12 +65,21 @@ def load_config(args: argparse.Namespace) -> dict:
         if section not in cfg:
             raise KeyError(f"configuration has no {section!r} section (give --config or "
                            "--config-json)")
+    from cosmoflow.config import ConfigError, section_errors
+
+    errs = section_errors({k: cfg[k] for k in ("model", "train", "data")})
+    if errs:  # e.g. --set train.lr=2e-4: YAML 1.1 reads that as a string (write 2.0e-4)
+        raise ConfigError("invalid training configuration:\n" + "\n".join(f"  {e}" for e in errs))
     return cfg
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = load_config(args)
+    try:
+        cfg = load_config(args)
+    except (KeyError, ValueError, OSError) as err:
+        print(f"cosmoflow.train: ERROR: {err}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
     train_cfg = cfg["train"]
     expected = args.ranks if args.ranks is not None else int(train_cfg["ranks"])
     train_cfg["ranks"] = expected
