@@ -41,6 +41,22 @@ def test_first_two_stages_run_and_rerun_does_nothing(tmp_path):
     assert PowerTable.load(tmp_path / "results/power/00003.h5").attrs["sim"] == "00003"
 
 
+def test_ics_keep_false_deletes_ics_after_cola_and_reruns_stay_quiet(tmp_path):
+    """ics.keep false: ics.hdf5 is a temp() file, gone once COLA has read it, and a rerun
+    does nothing (the absent temp file is not taken for a deleted intermediate)."""
+    drop = tmp_path / "drop.yaml"
+    drop.write_text(yaml.safe_dump({"ics": {"keep": False}}))
+    sim = tmp_path / "results/sims/00001"
+    snap = sim / "snapshot_z0.00.hdf5"
+    run_snakemake(tmp_path, "results/voxels/00001/z0.00.h5", configfiles=(TINY, drop))
+    assert snap.exists() and (sim / "music.conf").exists()
+    assert not (sim / "ics.hdf5").exists()
+    again = run_snakemake(tmp_path, "results/voxels/00001/z0.00.h5", "-n", configfiles=(TINY, drop))
+    assert "Nothing to be done" in again.stdout + again.stderr
+    plan = run_snakemake(tmp_path, "-n", configfiles=(TINY, drop))  # the default target `all`
+    assert "missing intermediate" not in plan.stdout + plan.stderr
+
+
 def test_eisenstein_option_is_recorded(tmp_path):
     eh = tmp_path / "eh.yaml"
     eh.write_text(yaml.safe_dump({"sims": {"n_sims": 2, "n_val": 0, "n_test": 1},

@@ -50,13 +50,21 @@ def final_outputs() -> list:
     return stage_outputs(list(STAGE_OUTPUTS)[-1])
 
 
+def maybe_temp(path: str, keep: bool):
+    """``path`` itself when the file is kept, else Snakemake's ``temp(path)``."""
+    return path if keep else temp(path)
+
+
 def sim_chain(sim: str) -> list:
-    """One simulation's files in DAG order, one list per stage (upstream first)."""
+    """One simulation's kept files in DAG order, one list per stage (upstream first).
+
+    Temporary files (ics.hdf5 with ics.keep false) are absent by design and left out."""
     zs = [zstr(z) for z in REDSHIFTS]
+    ics = [[f"{RESULTS}/sims/{sim}/ics.hdf5"]] if config["ics"]["keep"] else []
     return [
         [f"{RESULTS}/sims/{sim}/cosmology.json"],
         [f"{RESULTS}/power/{sim}.h5"],
-        [f"{RESULTS}/sims/{sim}/ics.hdf5"],
+        *ics,
         [f"{RESULTS}/sims/{sim}/snapshot_z{z}.hdf5" for z in zs],
         [f"{RESULTS}/voxels/{sim}/z{z}.h5" for z in zs],
     ]

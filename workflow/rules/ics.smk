@@ -14,7 +14,8 @@ rule initial_conditions:
     output:
         conf=f"{RESULTS}/sims/{{sim}}/music.conf",
         transfer=f"{RESULTS}/sims/{{sim}}/transfer_camb.txt",
-        ics=f"{RESULTS}/sims/{{sim}}/ics.hdf5",
+        # ics.keep false: temp(), deleted by Snakemake once the simulation's COLA run has read it
+        ics=maybe_temp(f"{RESULTS}/sims/{{sim}}/ics.hdf5", config["ics"]["keep"]),
     params:
         row=lambda w: sim_row(w.sim),
     log:
@@ -34,9 +35,10 @@ rule initial_conditions:
         "../scripts/ics.py"
 
 
-STAGE_OUTPUTS["ics"] = lambda: expand(f"{RESULTS}/sims/{{sim}}/ics.hdf5", sim=SIMS) + [
-    f"{RESULTS}/cosmologies.csv"
-]
+STAGE_OUTPUTS["ics"] = lambda: expand(
+    f"{RESULTS}/sims/{{sim}}/{{name}}", sim=SIMS,
+    name=["music.conf"] + (["ics.hdf5"] if config["ics"]["keep"] else []),
+) + [f"{RESULTS}/cosmologies.csv"]
 
 
 rule ics:
