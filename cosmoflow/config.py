@@ -94,10 +94,6 @@ def cross_check(config: dict) -> list[str]:
     if sims["n_val"] + sims["n_test"] >= sims["n_sims"]:
         errs.append(f"sims: n_val + n_test = {sims['n_val'] + sims['n_test']} must be < n_sims = "
                     f"{sims['n_sims']} (at least one training simulation)")
-    elif sims["n_sims"] - sims["n_val"] - sims["n_test"] < 2:
-        errs.append(f"sims: n_sims - n_val - n_test = {sims['n_sims'] - sims['n_val'] - sims['n_test']}"
-                    " training simulations; the evaluate stage's P(k) baseline cross-validates over"
-                    " whole training simulations and needs at least 2")
     cos = config["cosmology"]
     for key in ("Omega_m", "sigma_8", "n_s", "H0_range"):
         lo, hi = cos[key]

@@ -47,7 +47,6 @@ def test_configs_keep_the_papers_sampling(name, voxel):
     (lambda c: c["power"].update(transfer="camb"), "power.transfer: got 'camb', expected one of"),
     (lambda c: c["cosmology"].update(sigma_8=[0.9, 0.8]), "cosmology.sigma_8: got [0.9, 0.8], expected low < high"),
     (lambda c: c["sims"].update(n_sims=16, n_val=10, n_test=10), "n_val + n_test = 20 must be < n_sims"),
-    (lambda c: c["sims"].update(n_sims=16, n_val=8, n_test=7), "n_sims - n_val - n_test = 1 training"),
     (lambda c: c["evaluate"].update(ridge_alphas=[]), "evaluate.ridge_alphas"),
     (lambda c: c["simulation"].update(n_particles=100), "simulation.n_particles: got 100, expected a power of 2"),
     (lambda c: c["voxels"].update(n_voxels=128, subvolume=48), "n_voxels = 128 must be a multiple of subvolume = 48"),

@@ -91,3 +91,11 @@ def test_ridge_cv_penalises_noise_and_keeps_signal():
     test[:, 0] += 10.0 * s
     err = np.abs(model.predict(test)[:, 0] - s).mean()
     assert err < 0.3 * np.abs(s - Y[:, 0].mean()).mean()
+
+
+def test_ridge_cv_with_one_simulation_takes_the_largest_penalty():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(8, 4)), rng.normal(size=(8, 2))
+    model, chosen, cv = baselines.fit_ridge_cv(X, Y, np.zeros(8), [1e-3, 1.0, 10.0])
+    assert list(chosen) == [10.0, 10.0] and np.isnan(cv).all()
+    assert model.predict(X).shape == (8, 2)

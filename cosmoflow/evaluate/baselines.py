@@ -108,6 +108,9 @@ def fit_ridge_cv(features: np.ndarray, labels: np.ndarray, groups, alphas, n_fol
     Folds hold out whole simulations (sub-volumes of one simulation share its labels and
     large-scale modes), so the chosen penalty is the one that generalises to new cosmologies.
 
+    With a single training simulation nothing can be held out: the largest penalty is used
+    (the most regularised fit, closest to the mean predictor).
+
     Returns
     -------
     model : RidgePk  refitted on all the data with the chosen penalties.
@@ -118,6 +121,9 @@ def fit_ridge_cv(features: np.ndarray, labels: np.ndarray, groups, alphas, n_fol
     Y = np.asarray(labels, np.float64)
     alphas = np.asarray(alphas, np.float64)
     cv_mse = np.zeros((len(alphas), Y.shape[1]))
+    if len(np.unique(np.asarray(groups))) < 2:  # one training simulation: nothing to hold out
+        chosen = np.full(Y.shape[1], alphas.max())
+        return RidgePk(chosen).fit(X, Y), chosen, np.full_like(cv_mse, np.nan)
     for held in group_folds(groups, n_folds):
         for i, a in enumerate(alphas):
             pred = RidgePk(a).fit(X[~held], Y[~held]).predict(X[held])
