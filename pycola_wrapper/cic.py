@@ -79,16 +79,20 @@ def _scatter(pos, plane_block, inv_h, m, offsets, order):
 
 
 @nb.njit(inline="always")
-def _paint_one(mesh, x, y, z, inv_h, m, mass):
+def _cell(x, y, z, inv_h, m):
+    """The CIC cell of one position: lower indices (i, j, k), upper ones wrapped (i1, j1, k1),
+    upper weights (wx, wy, wz) and lower weights (ux, uy, uz) = 1 - upper."""
     i, wx = _split(x, inv_h, m)
     j, wy = _split(y, inv_h, m)
     k, wz = _split(z, inv_h, m)
-    i1 = _wrap_index(i + 1, m)
-    j1 = _wrap_index(j + 1, m)
-    k1 = _wrap_index(k + 1, m)
-    ux = np.float32(1.0) - wx
-    uy = np.float32(1.0) - wy
-    uz = np.float32(1.0) - wz
+    one = np.float32(1.0)
+    return (i, j, k, _wrap_index(i + 1, m), _wrap_index(j + 1, m), _wrap_index(k + 1, m),
+            wx, wy, wz, one - wx, one - wy, one - wz)
+
+
+@nb.njit(inline="always")
+def _paint_one(mesh, x, y, z, inv_h, m, mass):
+    i, j, k, i1, j1, k1, wx, wy, wz, ux, uy, uz = _cell(x, y, z, inv_h, m)
     mesh[i, j, k] += mass * ux * uy * uz
     mesh[i, j, k1] += mass * ux * uy * wz
     mesh[i, j1, k] += mass * ux * wy * uz
@@ -194,15 +198,7 @@ def paint(pos: np.ndarray, m: int, box: float, mass: float = 1.0) -> np.ndarray:
 
 @nb.njit(inline="always")
 def _read_one(mesh, x, y, z, inv_h, m):
-    i, wx = _split(x, inv_h, m)
-    j, wy = _split(y, inv_h, m)
-    k, wz = _split(z, inv_h, m)
-    i1 = _wrap_index(i + 1, m)
-    j1 = _wrap_index(j + 1, m)
-    k1 = _wrap_index(k + 1, m)
-    ux = np.float32(1.0) - wx
-    uy = np.float32(1.0) - wy
-    uz = np.float32(1.0) - wz
+    i, j, k, i1, j1, k1, wx, wy, wz, ux, uy, uz = _cell(x, y, z, inv_h, m)
     return (mesh[i, j, k] * ux * uy * uz + mesh[i, j, k1] * ux * uy * wz
             + mesh[i, j1, k] * ux * wy * uz + mesh[i, j1, k1] * ux * wy * wz
             + mesh[i1, j, k] * wx * uy * uz + mesh[i1, j, k1] * wx * uy * wz

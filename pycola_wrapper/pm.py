@@ -18,6 +18,9 @@ import numba as nb
 import numpy as np
 import scipy.fft as sfft
 
+from .cic import _split
+from .cic import _wrap_index as _wi  # wrap within one period of [0, m)
+
 
 def _k2_axes(m: int, box: float) -> tuple[np.ndarray, np.ndarray]:
     """k^2 along a full axis and along the rfft (last) axis [(h/Mpc)^2], float32."""
@@ -90,18 +93,9 @@ def _grad3(phi, x, y, z, inv_h, m):
     """(d phi/dx, d phi/dy, d phi/dz) at one position: pyCOLA's 4-point derivative along each
     axis (the cubic through phi at i-1 .. i+2, differentiated at the particle) times bilinear
     (CIC) weights over the 2 x 2 neighbouring lines across it."""
-    u = x * inv_h
-    v = y * inv_h
-    w = z * inv_h
-    fi = np.floor(u)
-    fj = np.floor(v)
-    fk = np.floor(w)
-    dx = np.float32(u - fi)
-    dy = np.float32(v - fj)
-    dz = np.float32(w - fk)
-    i = _wi(int(fi), m)
-    j = _wi(int(fj), m)
-    k = _wi(int(fk), m)
+    i, dx = _split(x, inv_h, m)
+    j, dy = _split(y, inv_h, m)
+    k, dz = _split(z, inv_h, m)
     im = i - 1 if i > 0 else m - 1
     jm = j - 1 if j > 0 else m - 1
     km = k - 1 if k > 0 else m - 1
@@ -132,16 +126,6 @@ def _grad3(phi, x, y, z, inv_h, m):
 
 
 @nb.njit(inline="always")
-def _wi(i, m):
-    """Wrap an index within one period of [0, m) (cheaper than %)."""
-    if i < 0:
-        return i + m
-    if i >= m:
-        return i - m
-    return i
-
-
-@nb.njit(inline="always")
 def _d2(f0, f1, f2, f3, f4, f5, w0, w1):
     """w0 * D(i) + w1 * D(i+1) for samples f0..f5 at i-2 .. i+3, D = 8 (f+1 - f-1) - (f+2 - f-2)."""
     eight = np.float32(8.0)
@@ -154,20 +138,11 @@ def _grad3_central(phi, x, y, z, inv_h, m):
     """(d phi/dx, d phi/dy, d phi/dz) at one position: the centred 4-point difference
     [8 (phi_{+1} - phi_{-1}) - (phi_{+2} - phi_{-2})] / (12 h) at the 8 CIC mesh points around
     it, CIC-weighted (the same as differencing on the mesh, then ``cic.read``): 72 loads."""
-    u = x * inv_h
-    v = y * inv_h
-    w = z * inv_h
-    fi = np.floor(u)
-    fj = np.floor(v)
-    fk = np.floor(w)
-    dx = np.float32(u - fi)
-    dy = np.float32(v - fj)
-    dz = np.float32(w - fk)
+    i, dx = _split(x, inv_h, m)
+    j, dy = _split(y, inv_h, m)
+    k, dz = _split(z, inv_h, m)
     one = np.float32(1.0)
     ux, uy, uz = one - dx, one - dy, one - dz
-    i = _wi(int(fi), m)
-    j = _wi(int(fj), m)
-    k = _wi(int(fk), m)
     i0, i1, i3, i4, i5 = _wi(i - 2, m), _wi(i - 1, m), _wi(i + 1, m), _wi(i + 2, m), _wi(i + 3, m)
     j0, j1, j3, j4, j5 = _wi(j - 2, m), _wi(j - 1, m), _wi(j + 1, m), _wi(j + 2, m), _wi(j + 3, m)
     k0, k1, k3, k4, k5 = _wi(k - 2, m), _wi(k - 1, m), _wi(k + 1, m), _wi(k + 2, m), _wi(k + 3, m)
