@@ -18,11 +18,6 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown, of the wrong type or out of range."""
 
 
-def _key_path(error) -> str:
-    path = ".".join(str(p) for p in error.absolute_path)
-    return path or "<top level>"
-
-
 def _describe(error) -> str:
     if error.validator == "additionalProperties":
         return f"unknown key(s): {error.message}"
@@ -37,14 +32,19 @@ def _describe(error) -> str:
     return f"{error.message}"
 
 
-def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
-    """All schema violations as 'key.path: what was wrong' lines (empty when valid)."""
+def _violations(instance, schema: dict, prefix: tuple = ()) -> list[str]:
+    """'key.path: what was wrong' lines of ``instance`` against ``schema`` (paths after prefix)."""
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    return [f"{_key_path(e)}: {_describe(e)}"
-            for e in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))]
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(instance),
+                    key=lambda e: list(e.absolute_path))
+    return [f"{'.'.join(map(str, (*prefix, *e.absolute_path))) or '<top level>'}: {_describe(e)}"
+            for e in errors]
+
+
+def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
+    """All schema violations as 'key.path: what was wrong' lines (empty when valid)."""
+    return _violations(config, yaml.safe_load(Path(schema_path).read_text()))
 
 
 def section_errors(sections: dict, schema_path: str | Path = SCHEMA) -> list[str]:
@@ -52,19 +52,13 @@ def section_errors(sections: dict, schema_path: str | Path = SCHEMA) -> list[str
 
     For entry points that receive a subset of the config (``python -m cosmoflow.train``).
     """
-    import jsonschema
-
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    props = yaml.safe_load(Path(schema_path).read_text()).get("properties", {})
     errs = []
     for name, value in sections.items():
-        sub = schema.get("properties", {}).get(name)
-        if sub is None:
+        if name not in props:
             errs.append(f"{name}: unknown config section")
-            continue
-        for e in sorted(jsonschema.Draft202012Validator(sub).iter_errors(value),
-                        key=lambda e: list(e.absolute_path)):
-            path = ".".join([name] + [str(q) for q in e.absolute_path])
-            errs.append(f"{path}: {_describe(e)}")
+        else:
+            errs += _violations(value, props[name], (name,))
     return errs
 
 
