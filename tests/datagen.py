@@ -51,19 +51,25 @@ def sim_cosmology(cfg: dict, i: int) -> dict:
 
 
 def make_splits(tmp: Path, cfg: dict) -> dict:
-    """Snapshots -> voxel files -> record splits; returns {split: manifest}, plus the sims."""
+    """Snapshots -> voxel files -> record splits; returns {split: manifest}, plus the sims.
+
+    One snapshot per simulation and ``cola.redshifts`` entry: the same Zel'dovich phases with
+    the displacement scaled by 1 / (1 + z) (a stand-in for growth).
+    """
     n, nv, nt = cfg["sims"]["n_sims"], cfg["sims"]["n_val"], cfg["sims"]["n_test"]
     sims = [f"{i:05d}" for i in range(n)]
     splits = {"train": sims[:n - nv - nt], "val": sims[n - nv - nt:n - nt], "test": sims[n - nt:]}
     box, n_side = cfg["simulation"]["box"], cfg["simulation"]["n_particles"]
     vox = {}
     for i, sim in enumerate(sims):
-        pos = zeldovich_positions(n_side, box, rms_displacement=3.0, seed=i)
-        snap = write_snapshot(tmp / "sims" / sim / "snapshot_z0.00.hdf5", pos, sim=sim, box=box,
-                              cosmo=sim_cosmology(cfg, i))
-        vox[sim] = tmp / "voxels" / sim / "z0.00.h5"
-        voxelize_snapshot(snap, vox[sim], sim=sim, n_voxels=cfg["voxels"]["n_voxels"],
-                          subvolume=cfg["voxels"]["subvolume"])
-    return {split: write_split_from_config(cfg, split, splits, [vox[s] for s in ss],
+        vox[sim] = []
+        for z in cfg["cola"]["redshifts"]:
+            pos = zeldovich_positions(n_side, box, rms_displacement=3.0 / (1 + z), seed=i)
+            snap = write_snapshot(tmp / "sims" / sim / f"snapshot_z{z:.2f}.hdf5", pos, sim=sim,
+                                  box=box, cosmo=sim_cosmology(cfg, i), z=z)
+            vox[sim].append(tmp / "voxels" / sim / f"z{z:.2f}.h5")
+            voxelize_snapshot(snap, vox[sim][-1], sim=sim, n_voxels=cfg["voxels"]["n_voxels"],
+                              subvolume=cfg["voxels"]["subvolume"])
+    return {split: write_split_from_config(cfg, split, splits, [v for s in ss for v in vox[s]],
                                            tmp / "tfrecords" / split)
             for split, ss in splits.items()}

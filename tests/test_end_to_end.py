@@ -82,3 +82,27 @@ def test_report(tiny_run):
     run_snakemake(work, "--report", str(work / "report.html"))
     html = (work / "report.html").read_text(errors="replace")
     assert "metrics.json" in html and "pred_vs_true.png" in html
+
+
+def test_redshift_channels_run_end_to_end(tmp_path):
+    """tfrecords.redshift_channels: the z = 0 and z = 1 snapshots of each simulation as the two
+    channels of one sample, through records, training and evaluation with the real snakemake."""
+    extra = tmp_path / "channels.yaml"
+    extra.write_text("cola: {redshifts: [0.0, 1.0]}\ntfrecords: {redshift_channels: true}\n"
+                     "train: {epochs: 1, decay_epochs: 1}\n")
+    from conftest import TINY
+    run_snakemake(tmp_path, configfiles=(TINY, extra), timeout=900)
+    res = tmp_path / "results"
+    for split, n in (("train", 16), ("val", 8), ("test", 8)):  # 8 sub-volumes per simulation
+        m = json.loads((res / f"tfrecords/{split}/manifest.json").read_text())
+        assert m["sample_shape"] == [16, 16, 16, 2] and m["channels"] == [0.0, 1.0]
+        assert m["n_samples"] == n
+    import keras
+    model = keras.models.load_model(res / "train/model.keras", compile=False)
+    assert tuple(model.input.shape) == (None, 16, 16, 16, 2)
+    metrics = json.loads((res / "evaluate/metrics.json").read_text())
+    assert metrics["n_test"] == 8 and metrics["n_train"] == 16
+    for png in ("examples", "pk_z0.00", "pk_z1.00"):
+        assert (res / f"evaluate/{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = (res / "evaluate/predictions.csv").read_text().splitlines()
+    assert rows[0].startswith("sim,subvolume,z,") and rows[1].split(",")[2] == "0 1"

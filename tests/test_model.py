@@ -60,3 +60,13 @@ def test_forward_pass_and_leaky_relu():
     y = model(x).numpy()
     assert y.shape == (2, 3) and np.all(np.isfinite(y))
     assert model.get_layer("act1").negative_slope == pytest.approx(0.01)
+
+
+def test_redshift_channels_only_widen_conv1():
+    one = build_model(16, [4, 8, 8, 8], [16, 8], 0.01, 3)
+    four = build_model(16, [4, 8, 8, 8], [16, 8], 0.01, 3, n_channels=4)
+    assert four.input.shape[1:] == (16, 16, 16, 4)
+    assert four.get_layer("conv1").kernel.shape == (3, 3, 3, 4, 4)
+    assert four.count_params() - one.count_params() == 3 ** 3 * 3 * 4   # 3 more input channels
+    x = np.random.default_rng(0).standard_normal((2, 16, 16, 16, 4)).astype(np.float32)
+    assert four(x).shape == (2, 3)

@@ -172,7 +172,12 @@ def test_config_manifest_mismatch_shows_both(data):
         make_dataset(path, config=bad)
     bad = json.loads(json.dumps(cfg))
     bad["model"]["input_size"] = 32
-    with pytest.raises(ManifestError, match=r"\[32, 32, 32\] but .*sample_shape = \[16, 16, 16\]"):
+    with pytest.raises(ManifestError, match=r"\[32, 32, 32\] but .*sample_shape\[:3\] = \[16, 16, 16\]"):
+        make_dataset(path, config=bad)
+    bad = json.loads(json.dumps(cfg))
+    bad["tfrecords"]["redshift_channels"] = True
+    bad["cola"]["redshifts"] = [0.0, 1.0]
+    with pytest.raises(ManifestError, match=r"channel redshifts\) = \[0\.0, 1\.0\] but .*channels = 'none'"):
         make_dataset(path, config=bad)
     bad = json.loads(json.dumps(cfg))
     bad["cosmology"]["vary_H0"] = True

@@ -48,9 +48,9 @@ def test_count_codec_bit_exact(dtype, top):
 def test_example_round_trip_one_spec():
     c = np.arange(4 * 4 * 4, dtype=np.int64).reshape(4, 4, 4) * 3
     rec = encode_example(c, [0.3, 0.8, 0.96], sim=7, subvolume=2, z=0.5, compression="ZLIB")
-    d = decode_example(rec, 3)
-    np.testing.assert_array_equal(example_counts(d), c)
-    assert (d["sim"], d["subvolume"], d["z"], d["dtype"]) == (7, 2, 0.5, "uint8")
+    d = decode_example(rec, 3, n_channels=1)
+    np.testing.assert_array_equal(example_counts(d), c[..., None])      # (S, S, S, C = 1)
+    assert (d["sim"], d["subvolume"], d["z"], d["dtype"]) == (7, 2, (0.5,), "uint8")
     assert d["compression"] == "ZLIB"
     np.testing.assert_array_equal(d["y"], np.float32([0.3, 0.8, 0.96]))
     parsed = tf.io.parse_single_example(rec, tf_parse_spec(3))   # graph parse, same table
@@ -58,6 +58,17 @@ def test_example_round_trip_one_spec():
     assert parsed["x"].numpy() == d["x"]
     with pytest.raises(ValueError, match="here: missing feature 'x'|here: not a tf.train"):
         decode_example(tf.train.Example().SerializeToString(), 3, where="here")
+    two = np.stack([c, 2 * c], axis=-1)                                   # two redshifts
+    rec2 = encode_example(two, [0.3, 0.8, 0.96], sim=7, subvolume=2, z=[0.0, 1.5])
+    d2 = decode_example(rec2, 3, n_channels=2)
+    np.testing.assert_array_equal(example_counts(d2), two)
+    assert d2["z"] == (0.0, 1.5) and d2["shape"] == (4, 4, 4, 2)
+    with pytest.raises(ValueError, match="feature 'z' must be 1 float"):
+        decode_example(rec2, 3, n_channels=1, where="here")
+    with pytest.raises(ValueError, match="2 channel\\(s\\) but 1 redshift"):
+        encode_example(two, [0.3, 0.8, 0.96], sim=7, subvolume=2, z=0.0)
+    parsed = tf.io.parse_single_example(rec2, tf_parse_spec(3, 2))
+    np.testing.assert_allclose(parsed["z"].numpy(), [0.0, 1.5])
 
 
 def test_label_normalisation():
@@ -82,15 +93,16 @@ def test_splits_disjoint_and_manifest(splits):
     for split, m in manifests.items():
         on_disk = read_manifest(tmp / "tfrecords" / split)
         assert on_disk["n_samples"] == len(m["sims"]) * n_sub
-        assert on_disk["sample_shape"] == [16, 16, 16]
+        assert on_disk["sample_shape"] == [16, 16, 16, 1] and on_disk["channels"] is None
         assert on_disk["config"]["tfrecords"] == cfg["tfrecords"]
         seen = set()
         for f in on_disk["files"]:
             p = tmp / "tfrecords" / split / f["name"]
             assert sha256_file(p) == f["sha256"] and p.stat().st_size == f["bytes"]
-            recs = [decode_example(r, 3) for r in tf.compat.v1.io.tf_record_iterator(str(p))]
+            recs = [decode_example(r, 3, n_channels=1)
+                    for r in tf.compat.v1.io.tf_record_iterator(str(p))]
             assert all(r["compression"] == on_disk["compression"] for r in recs)
-            assert example_counts(recs[0]).shape == (16, 16, 16)
+            assert example_counts(recs[0]).shape == (16, 16, 16, 1)
             assert len(recs) == f["n_samples"] <= cfg["tfrecords"]["samples_per_file"]
             seen |= {(f"{r['sim']:05d}", r["subvolume"]) for r in recs}
             if split == "train" and f is on_disk["files"][0]:
@@ -135,3 +147,46 @@ def test_inspect_cli_reports_and_verifies(splits, tmp_path):
     assert inspect(bad, out=out) == 1
     assert f"BAD {bad / name}: sha256 differs" in out.getvalue()
     assert main(["inspect", str(bad)]) == 1
+
+
+def test_redshift_channels_stack_one_simulation(tmp_path):
+    """tfrecords.redshift_channels: one sample per (simulation, sub-volume), channel i = the
+    voxel file at cola.redshifts[i], in config order; every simulation must have them all."""
+    from cosmoflow.data.voxels import read_subvolume
+    cfg = small_config(redshift_channels=True)
+    cfg["cola"]["redshifts"] = [1.0, 0.0]               # config order, not sorted order
+    cfg["sims"].update(n_sims=3, n_val=1, n_test=1)
+    manifests = make_splits(tmp_path, cfg)
+    n_sub = (cfg["voxels"]["n_voxels"] // cfg["voxels"]["subvolume"]) ** 3
+    m = read_manifest(tmp_path / "tfrecords" / "train")
+    assert m["sample_shape"] == [16, 16, 16, 2] and m["channels"] == [1.0, 0.0]
+    assert m["n_samples"] == n_sub and m["redshifts"] == [0.0, 1.0]
+    p = tmp_path / "tfrecords" / "train" / m["files"][0]["name"]
+    for r in tf.compat.v1.io.tf_record_iterator(str(p)):
+        d = decode_example(r, 3, n_channels=2)
+        assert d["z"] == (1.0, 0.0)
+        x = example_counts(d)
+        for i, z in enumerate((1.0, 0.0)):
+            want, attrs = read_subvolume(tmp_path / "voxels" / f"{d['sim']:05d}" / f"z{z:.2f}.h5",
+                                         d["subvolume"])
+            np.testing.assert_array_equal(x[..., i], want)
+        np.testing.assert_allclose(d["y"], [attrs[n] for n in m["label_names"]], rtol=1e-6)
+        assert x[..., 0].std() < x[..., 1].std()          # z = 1 is the less clustered channel
+    vox = tmp_path / "voxels" / "00000" / "z0.00.h5"
+    with pytest.raises(ValueError, match=r"simulation 00000 has no voxel file at z = \[1\.0\]"):
+        write_split([vox], tmp_path / "x", "train", sims=["00000"], samples_per_file=4,
+                    compression="GZIP", cosmology=cfg["cosmology"], label_norm="range", seed=1,
+                    channels=[1.0, 0.0])
+    assert set(manifests) == {"train", "val", "test"}
+    # the reader: x [B, S, S, S, 2]; one cube symmetry moves both channels together
+    from cosmoflow.data.reader import SYMMETRIES, make_dataset
+    path = tmp_path / "tfrecords" / "train"
+    plain = {int(i["subvolume"][0]): x[0].numpy()
+             for x, _, i in make_dataset(path, shuffle=False, with_ids=True, config=cfg)}
+    for x, _, i in make_dataset(path, shuffle=False, augment=True, seed=3, with_ids=True):
+        assert x.shape[1:] == (16, 16, 16, 2)
+        px = plain[int(i["subvolume"][0])]
+        hits = [k for k, (perm, flips) in enumerate(SYMMETRIES)
+                if np.array_equal(np.flip(np.transpose(px, perm + (3,)),
+                                          [a for a in range(3) if flips[a]]), x[0].numpy())]
+        assert hits

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cosmoflow.data.tfrecord import (DTYPES, FORMAT, FORMAT_VERSION, RecordError,
+from cosmoflow.data.tfrecord import (DTYPES, FORMAT, FORMAT_VERSION, RecordError, channels_for,
                                      decode_example, label_names_for, sha256_file)
 
 __all__ = ["read_manifest", "make_dataset", "epoch_plan", "check_manifest_against_config",
@@ -84,22 +84,31 @@ def check_manifest_against_config(manifest: dict, config: dict) -> None:
     """Fail at start-up if the config disagrees with the data (both values are shown)."""
     where = manifest.get("path", "manifest")
     S = config.get("model", {}).get("input_size", config.get("voxels", {}).get("subvolume"))
+    shape = manifest["sample_shape"]
     checks = [
         ("tfrecords.compression", config.get("tfrecords", {}).get("compression"),
          "compression", manifest["compression"]),
         ("model.input_size (sample shape)", None if S is None else [S, S, S],
-         "sample_shape", manifest["sample_shape"]),
+         "sample_shape[:3]", shape[:3]),
         ("cosmology.vary_H0 (label names)", label_names_for(config["cosmology"])
          if "cosmology" in config else None, "label_names", manifest["label_names"]),
         ("reader count dtypes", list(DTYPES), "dtypes",
          sorted(d for d, n in manifest["dtypes"].items() if n)),
     ]
+    if {"tfrecords", "cola"} <= set(config):   # None on both sides: one redshift per sample
+        checks.append(("tfrecords.redshift_channels + cola.redshifts (channel redshifts)",
+                       channels_for(config) or "none", "channels", manifest.get("channels") or "none"))
     for ckey, cval, mkey, mval in checks:
         if cval is None:
             continue
-        bad = (not set(mval) <= set(cval)) if mkey == "dtypes" else (list(cval) != list(mval)
-                                                                     if isinstance(cval, list)
-                                                                     else cval != mval)
+        if mkey == "dtypes":
+            bad = not set(mval) <= set(cval)
+        elif mkey == "channels" and isinstance(cval, list) and isinstance(mval, list):
+            bad = [float(v) for v in cval] != [float(v) for v in mval]
+        elif isinstance(cval, list):
+            bad = list(cval) != list(mval)
+        else:
+            bad = cval != mval
         if bad:
             raise ManifestError(f"config/manifest mismatch: config {ckey} = {cval!r} but "
                                 f"{where} {mkey} = {mval!r}")
@@ -140,7 +149,7 @@ def epoch_plan(manifest: dict, *, rank: int = 0, world_size: int = 1, shuffle: b
     return plan
 
 
-def _record_generator(n_labels: int, compression: str):
+def _record_generator(n_labels: int, n_channels: int, compression: str):
     """Generator factory: records [start, stop) of one file, parsed and checked in Python."""
     import tensorflow as tf
 
@@ -169,12 +178,12 @@ def _record_generator(n_labels: int, compression: str):
                 continue
             if i >= stop:
                 return
-            d = decode_example(rec, n_labels, where=where)
+            d = decode_example(rec, n_labels, n_channels=n_channels, where=where)
             if d["compression"] != compression:
                 raise RecordError(f"{where}: compression {d['compression']}, manifest says "
                                   f"{compression}")
             yield (d["x"], DTYPES.index(d["dtype"]), d["shape"], d["y"], d["sim"],
-                   d["subvolume"], np.float32(d["z"]), where)
+                   d["subvolume"], np.asarray(d["z"], np.float32), where)
         if i + 1 < stop:
             raise RecordError(f"{path}: record {i + 1}: file ends after {i + 1} records, "
                               f"expected at least {stop} (truncated)")
@@ -200,14 +209,14 @@ def decode_counts_tf(payload, dtype_code, n_voxels: int):
 
 
 def decode_sample_tf(payload, dtype_code, shape, compression: str, where=""):
-    """Graph decode of one record's compressed x -> float32 counts of ``shape`` (S, S, S).
+    """Graph decode of one record's compressed x -> float32 counts of ``shape`` (S, S, S, C).
 
     Inflates, splits the byte planes and combines them in float32 (exact below 2^24 counts).
     """
     import tensorflow as tf
 
     S = [int(v) for v in shape]
-    n = S[0] * S[1] * S[2]
+    n = int(np.prod(S))
     u8 = tf.io.decode_raw(tf.io.decode_compressed(payload, compression), tf.uint8)
     code = tf.convert_to_tensor(dtype_code, tf.int32)
     nbytes = tf.gather(tf.constant([n, 2 * n, 4 * n], tf.int32), code)
@@ -219,8 +228,8 @@ def decode_sample_tf(payload, dtype_code, shape, compression: str, where=""):
             with tf.control_dependencies([check]):
                 p = tf.reshape(u8, [k] + S)
             if k == 4:   # rare: exact integer sum, then float32
-                w = tf.bitwise.left_shift(tf.cast(p, tf.int64), tf.constant(
-                    [0, 8, 16, 24], tf.int64)[:, None, None, None])
+                w = tf.bitwise.left_shift(tf.cast(p, tf.int64), tf.reshape(tf.constant(
+                    [0, 8, 16, 24], tf.int64), [4] + [1] * len(S)))
                 return tf.cast(tf.reduce_sum(w, axis=0), tf.float32)
             planes = tf.split(p, k, axis=0)          # contiguous planes: cheap
             x = tf.cast(planes[0], tf.float32)
@@ -269,8 +278,8 @@ def make_dataset(manifest_path, *, rank: int = 0, world_size: int = 1, batch_siz
 
     Returns
     -------
-    tf.data.Dataset of (x float32 [B, S, S, S, 1], y float32 [B, n_labels] normalised labels)
-    (+ ids if with_ids).
+    tf.data.Dataset of (x float32 [B, S, S, S, C], y float32 [B, n_labels] normalised labels)
+    (+ ids if with_ids: sim, subvolume, z [C]).
     """
     import tensorflow as tf
 
@@ -300,10 +309,10 @@ def make_dataset(manifest_path, *, rank: int = 0, world_size: int = 1, batch_siz
     offset = tf.constant(m["label_norm"]["offset"], tf.float32)
     scale = tf.constant(m["label_norm"]["scale"], tf.float32)
     mean_count = float(m["input_stats"]["mean_count"])
-    gen = _record_generator(n_labels, m["compression"])
-    sig = (tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32), tf.TensorSpec([3], tf.int64),
+    gen = _record_generator(n_labels, S[3], m["compression"])
+    sig = (tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32), tf.TensorSpec([4], tf.int64),
            tf.TensorSpec([n_labels], tf.float32), tf.TensorSpec([], tf.int64),
-           tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.float32),
+           tf.TensorSpec([], tf.int64), tf.TensorSpec([S[3]], tf.float32),
            tf.TensorSpec([], tf.string))
 
     segs = tf.data.Dataset.from_tensor_slices(
@@ -328,7 +337,6 @@ def make_dataset(manifest_path, *, rank: int = 0, world_size: int = 1, batch_siz
         if augment:
             k = tf.random.stateless_uniform([], seed=[aug_seed, i], maxval=48, dtype=tf.int32)
             x = apply_symmetry(x, k)
-        x = tf.expand_dims(x, -1)
         y = (y - offset) / scale
         if with_ids:
             return x, y, {"sim": sim, "subvolume": sub, "z": z}

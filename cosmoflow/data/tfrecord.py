@@ -1,7 +1,9 @@
 """The TFRecord sample format: ONE feature spec, the count codec, the writer, the manifest.
 
-A sample is one S^3 sub-volume of particle counts of one simulation at one redshift. Every
-record is a ``tf.train.Example`` with exactly the features of `FEATURES` (the reader in
+A sample is one S^3 sub-volume of particle counts of one simulation, shape (S, S, S, C): C = 1
+(one redshift per sample, the paper) or the C snapshots of `cola.redshifts` as channels, in
+config order (``tfrecords.redshift_channels``, MLPerf's layout). Every record is a
+``tf.train.Example`` with exactly the features of `FEATURES` (the reader in
 `cosmoflow.data.reader` parses with the same table). Layout, compression choice and manifest
 keys are documented in docs/data.md ("TFRecords").
 
@@ -40,25 +42,26 @@ __all__ = [
     "label_names_for", "label_norm_for", "normalise_labels", "denormalise_labels",
     "check_disjoint_splits", "plan_files", "record_file_name", "write_split", "sha256_file",
     "compress_payload", "decompress_payload", "example_counts", "write_split_from_config",
+    "channels_for",
 ]
 
 FORMAT = "cosmoflow-tfrecords"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: shape (S, S, S, C) and one z per channel
 
 #: Supported count dtypes; the code stored nowhere but used in the reader graph = list index.
 DTYPES = ("uint8", "uint16", "uint32")
 
 #: THE feature spec: name -> (kind, length). kind is the tf.train.Feature list type
-#: (bytes | int64 | float); length None means "as recorded in the manifest" (y: n_labels).
-FEATURES: dict[str, tuple[str, int | None]] = {
+#: (bytes | int64 | float); length "labels" / "channels": as recorded in the manifest.
+FEATURES: dict[str, tuple[str, int | str]] = {
     "x": ("bytes", 1),          # counts: byte planes, compressed (see module docstring)
     "dtype": ("bytes", 1),      # b"uint8" | b"uint16" | b"uint32"
     "compression": ("bytes", 1),  # b"ZLIB" | b"GZIP": the stream format of x
-    "shape": ("int64", 3),      # (S, S, S), axis order (x, y, z)
-    "y": ("float", None),       # physical labels, float32, order = manifest["label_names"]
+    "shape": ("int64", 4),      # (S, S, S, C), axis order (x, y, z, channel)
+    "y": ("float", "labels"),   # physical labels, float32, order = manifest["label_names"]
     "sim": ("int64", 1),        # simulation id (int of the 5-digit id)
     "subvolume": ("int64", 1),  # k = (i * n + j) * n + l, n = n_voxels / subvolume
-    "z": ("float", 1),          # redshift of the snapshot
+    "z": ("float", "channels"),  # redshift of each channel's snapshot
 }
 
 #: Cosmological parameters used as labels, in this order (H0 only when it is varied).
@@ -123,22 +126,30 @@ def decompress_payload(data: bytes, compression: str) -> bytes:
 # --------------------------------------------------------------------------------------------
 # examples
 def encode_example(counts: np.ndarray, labels: Sequence[float], *, sim: int, subvolume: int,
-                   z: float, compression: str = "GZIP", level: int = 6) -> bytes:
-    """One sample -> serialized tf.train.Example with exactly the features of `FEATURES`."""
+                   z: float | Sequence[float], compression: str = "GZIP", level: int = 6) -> bytes:
+    """One sample -> serialized tf.train.Example with exactly the features of `FEATURES`.
+
+    ``counts`` is (S, S, S) (one channel) or (S, S, S, C); ``z`` one redshift per channel.
+    """
     import tensorflow as tf
 
     c = np.asarray(counts)
-    if c.ndim != 3:
-        raise ValueError(f"a sample must be 3-D (S, S, S), got shape {c.shape}")
+    if c.ndim == 3:
+        c = c[..., None]
+    if c.ndim != 4:
+        raise ValueError(f"a sample must be (S, S, S) or (S, S, S, C), got shape {c.shape}")
+    zs = [float(v) for v in np.atleast_1d(z)]
+    if len(zs) != c.shape[3]:
+        raise ValueError(f"{c.shape[3]} channel(s) but {len(zs)} redshift(s) {zs}")
     payload, dtype = encode_counts(c)
     values = {"x": [compress_payload(payload, compression, level)], "dtype": [dtype.encode()],
               "compression": [compression.encode()], "shape": list(c.shape),
               "y": np.asarray(labels, np.float32).tolist(), "sim": [int(sim)],
-              "subvolume": [int(subvolume)], "z": [float(z)]}
+              "subvolume": [int(subvolume)], "z": zs}
     feats = {}
     for name, (kind, length) in FEATURES.items():
         v = values[name]
-        if length is not None and len(v) != length:
+        if isinstance(length, int) and len(v) != length:
             raise ValueError(f"feature {name}: {len(v)} values, spec says {length}")
         if kind == "bytes":
             feats[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=v))
@@ -150,12 +161,14 @@ def encode_example(counts: np.ndarray, labels: Sequence[float], *, sim: int, sub
 
 
 def decode_example(serialized: bytes, n_labels: int | None = None, *,
-                   where: str = "record") -> dict:
+                   n_channels: int | None = None, where: str = "record") -> dict:
     """Serialized tf.train.Example -> dict of the `FEATURES` values (checked).
 
-    Returns keys x (compressed payload bytes), dtype, compression (str), shape (tuple),
-    y (float32 array), sim, subvolume (int), z (float). The counts: `example_counts`. Every problem raises `RecordError` prefixed by ``where``
-    (the reader passes "<file>: record <i>").
+    Returns keys x (compressed payload bytes), dtype, compression (str), shape (S, S, S, C),
+    y (float32 array), sim, subvolume (int), z (tuple of C floats). The counts:
+    `example_counts`. ``n_labels`` / ``n_channels`` (None: not checked) are the manifest's.
+    Every problem raises `RecordError` prefixed by ``where`` (the reader passes
+    "<file>: record <i>").
     """
     import tensorflow as tf
 
@@ -171,7 +184,7 @@ def decode_example(serialized: bytes, n_labels: int | None = None, *,
         f = feat[name]
         vals = {"bytes": f.bytes_list.value, "int64": f.int64_list.value,
                 "float": f.float_list.value}[kind]
-        want = n_labels if length is None else length
+        want = {"labels": n_labels, "channels": n_channels}.get(length, length)
         if f.WhichOneof("kind") != {"bytes": "bytes_list", "int64": "int64_list",
                                     "float": "float_list"}[kind] or (
                 want is not None and len(vals) != want):
@@ -185,11 +198,13 @@ def decode_example(serialized: bytes, n_labels: int | None = None, *,
     if comp not in COMPRESSIONS:
         raise RecordError(f"{where}: compression {comp!r} not one of {COMPRESSIONS}")
     shape = tuple(int(s) for s in out["shape"])
-    if len(shape) != 3 or min(shape) < 1:
-        raise RecordError(f"{where}: shape {shape} is not a 3-D sample shape")
+    if len(shape) != 4 or min(shape) < 1:
+        raise RecordError(f"{where}: shape {shape} is not an (S, S, S, C) sample shape")
+    if len(out["z"]) != shape[3]:
+        raise RecordError(f"{where}: {shape[3]} channel(s) but {len(out['z'])} redshift(s)")
     return {"x": out["x"][0], "dtype": dtype, "compression": comp, "shape": shape,
             "y": np.asarray(out["y"], np.float32), "sim": int(out["sim"][0]),
-            "subvolume": int(out["subvolume"][0]), "z": float(out["z"][0])}
+            "subvolume": int(out["subvolume"][0]), "z": tuple(float(v) for v in out["z"])}
 
 
 def example_counts(d: dict, where: str = "record") -> np.ndarray:
@@ -200,12 +215,13 @@ def example_counts(d: dict, where: str = "record") -> np.ndarray:
         raise RecordError(f"{where}: cannot decode x ({err})") from err
 
 
-def tf_parse_spec(n_labels: int) -> dict:
+def tf_parse_spec(n_labels: int, n_channels: int = 1) -> dict:
     """`FEATURES` as a ``tf.io.parse_single_example`` spec (for graph-side parsing)."""
     import tensorflow as tf
 
     tf_type = {"bytes": tf.string, "int64": tf.int64, "float": tf.float32}
-    return {name: tf.io.FixedLenFeature([] if length == 1 else [length or n_labels],
+    sizes = {"labels": n_labels, "channels": n_channels}
+    return {name: tf.io.FixedLenFeature([] if length == 1 else [sizes.get(length, length)],
                                         tf_type[kind])
             for name, (kind, length) in FEATURES.items()}
 
@@ -295,19 +311,22 @@ def split_seed(seed: int, split: str) -> list[int]:
 def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                 split: str, *, sims: Sequence[str], samples_per_file: int, compression: str,
                 cosmology: dict, label_norm: str, seed: int, config: dict | None = None,
-                compression_level: int = 6) -> dict:
+                compression_level: int = 6, channels: Sequence[float] | None = None) -> dict:
     """Write the record files and (last) the manifest of one split.
 
     Parameters
     ----------
     voxel_paths : voxel files (``voxels/{sim}/z{z}.h5``) of this split's simulations.
-    out_dir : folder of the split; gets ``{split}-NNNN.tfrecord.{gz|zz}`` and manifest.json.
+    out_dir : folder of the split; gets ``{split}-NNNN.tfrecord`` and manifest.json.
     sims : the split's simulation ids; every voxel file must belong to one of them.
     samples_per_file, compression : config ``tfrecords`` section.
     cosmology : config ``cosmology`` section (label names and ranges).
     label_norm : "range" | "zscore".
     seed : master seed; the packing shuffle uses ``split_seed(seed, split)``.
     config : the full config, stored in the manifest.
+    channels : None: one single-channel sample per voxel file and sub-volume; a list of
+        redshifts: one sample per simulation and sub-volume whose channel i is the snapshot at
+        ``channels[i]`` (every simulation must have a voxel file at each of them).
 
     Returns
     -------
@@ -325,7 +344,8 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
     norm = label_norm_for(cosmology, label_norm)
     sim_set = {str(s) for s in sims}
 
-    items, sample_shape, mean_counts, sims_seen, zs = [], None, set(), set(), set()
+    files_of: dict[str, dict[float, str]] = {}   # sim -> {z: voxel file}
+    n_sub, sample_side, mean_counts = None, None, set()
     import h5py
     for p in voxel_paths:
         with h5py.File(p, "r") as f:
@@ -340,15 +360,27 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
         if sim not in sim_set:
             raise ValueError(f"{p}: simulation {sim} is not in split {split!r} ({sorted(sim_set)})")
         V, S = int(a["n_voxels"]), int(a["subvolume"])
-        if sample_shape not in (None, (S, S, S)):
-            raise ValueError(f"{p}: sub-volume {S}^3 differs from {sample_shape} of other files")
-        sample_shape = (S, S, S)
+        if sample_side not in (None, S):
+            raise ValueError(f"{p}: sub-volume {S}^3 differs from {sample_side}^3 of other files")
+        sample_side, n_sub = S, (V // S) ** 3
         mean_counts.add(int(a["n_particles_total"]) / V ** 3)
-        sims_seen.add(sim)
-        zs.add(round(float(a["z"]), 6))
-        items += [(str(p), k) for k in range((V // S) ** 3)]
-    if not items:
+        files_of.setdefault(sim, {})[round(float(a["z"]), 6)] = str(p)
+    if not files_of:
         raise ValueError(f"split {split!r}: no voxel files given")
+    if channels is None:
+        groups = [((z,), (path,)) for sim in sorted(files_of) for z, path in sorted(files_of[sim].items())]
+    else:
+        want = [round(float(z), 6) for z in channels]
+        groups = []
+        for sim in sorted(files_of):
+            lack = [z for z in want if z not in files_of[sim]]
+            if lack:
+                raise ValueError(f"split {split!r}: simulation {sim} has no voxel file at z = "
+                                 f"{lack} (channels {want}; given {sorted(files_of[sim])})")
+            groups.append((tuple(want), tuple(files_of[sim][z] for z in want)))
+    n_ch = len(groups[0][0])
+    items = [(zs, paths, k) for zs, paths in groups for k in range(n_sub)]
+    sample_shape = (sample_side,) * 3 + (n_ch,)
 
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
@@ -360,12 +392,10 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
         name = record_file_name(split, i)
         with atomic_path(out_dir / name) as tmp:
             with tf.io.TFRecordWriter(str(tmp)) as w:
-                for path, k in chunk:
-                    counts, a = read_subvolume(path, k)
-                    y = [float(a[n]) for n in names]
-                    w.write(encode_example(counts, y, sim=int(a["sim"]), subvolume=k,
-                                           z=float(a["z"]), compression=compression,
-                                           level=compression_level))
+                for zs, paths, k in chunk:
+                    counts, y, sim = _stack_channels(paths, k, names)
+                    w.write(encode_example(counts, y, sim=sim, subvolume=k, z=zs,
+                                           compression=compression, level=compression_level))
                     dtype_counts[smallest_uint_dtype(int(counts.max())).name] += 1
                     lg = np.log1p(counts.astype(np.float64))
                     s1 += lg.sum()
@@ -404,8 +434,9 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
             "log1p_mean": float(log_mean),
             "log1p_std": math.sqrt(max(s2 / n_vox - log_mean ** 2, 0.0)),
         },
-        "sims": sorted(sims_seen),
-        "redshifts": sorted(zs),
+        "sims": sorted(files_of),
+        "redshifts": sorted({z for zs, _ in groups for z in zs}),
+        "channels": list(groups[0][0]) if channels is not None else None,
         "shuffle_seed": split_seed(seed, split),
         "files": files,
         "config": config or {},
@@ -413,6 +444,24 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
     with atomic_path(manifest_path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n")
     return manifest
+
+
+def _stack_channels(paths: Sequence[str], k: int, names: Sequence[str]
+                    ) -> tuple[np.ndarray, list[float], int]:
+    """Sub-volume ``k`` of each voxel file stacked as channels -> (counts (S,S,S,C), labels, sim).
+
+    The files must be of one simulation (same labels): checked.
+    """
+    cubes, y0, sim0 = [], None, None
+    for path in paths:
+        counts, a = read_subvolume(path, k)
+        y, sim = [float(a[n]) for n in names], int(a["sim"])
+        if y0 is not None and (sim, y) != (sim0, y0):
+            raise ValueError(f"{path}: simulation {sim} {y} stacked with {paths[0]} "
+                             f"(simulation {sim0} {y0})")
+        cubes.append(counts)
+        y0, sim0 = y, sim
+    return np.stack(cubes, axis=-1), y0, sim0
 
 
 def write_split_from_config(config: dict, split: str, splits: dict[str, Sequence[str]],
@@ -427,4 +476,12 @@ def write_split_from_config(config: dict, split: str, splits: dict[str, Sequence
     return write_split(voxel_paths, out_dir, split, sims=splits[split],
                        samples_per_file=t["samples_per_file"], compression=t["compression"],
                        cosmology=config["cosmology"], label_norm=t["label_norm"],
-                       seed=config["seed"], config=config)
+                       seed=config["seed"], config=config, channels=channels_for(config))
+
+
+def channels_for(config: dict) -> list[float] | None:
+    """The redshift of each input channel (``cola.redshifts`` when ``tfrecords.redshift_channels``
+    is true), or None: one single-channel sample per redshift."""
+    if config["tfrecords"].get("redshift_channels", False):
+        return [float(z) for z in config["cola"]["redshifts"]]
+    return None

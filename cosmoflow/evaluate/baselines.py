@@ -1,8 +1,8 @@
 """Baselines the network must beat: the mean predictor and a power-spectrum ridge regression.
 
 The P(k) baseline uses the shell-averaged power spectrum of each count sub-volume (k bins up
-to the voxel Nyquist frequency), log-transformed, fitted to the labels by ridge regression on
-the training split.
+to the voxel Nyquist frequency; every channel's when a sample stacks several redshifts),
+log-transformed, fitted to the labels by ridge regression on the training split.
 """
 from __future__ import annotations
 
@@ -52,8 +52,16 @@ def shell_power(counts: np.ndarray, side: float, n_bins: int) -> tuple[np.ndarra
 
 
 def pk_features(cubes, side: float, n_bins: int) -> np.ndarray:
-    """log P(k) feature vectors, shape (n_cubes, n_bins), for an iterable of count cubes."""
-    return np.stack([np.log(shell_power(c, side, n_bins)[1]) for c in cubes])
+    """log P(k) feature vectors for an iterable of count cubes (S, S, S) or (S, S, S, C).
+
+    Shape (n_cubes, C * n_bins): the log P(k) of every channel (redshift), end to end, so with
+    several redshifts the ridge can use the growth between them as the network can.
+    """
+    def one(c):
+        c = c if c.ndim == 4 else c[..., None]
+        return np.concatenate([np.log(shell_power(c[..., i], side, n_bins)[1])
+                               for i in range(c.shape[3])])
+    return np.stack([one(np.asarray(c)) for c in cubes])
 
 
 class RidgePk:

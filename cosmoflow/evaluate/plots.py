@@ -64,15 +64,26 @@ def error_histograms(pred: np.ndarray, true: np.ndarray, names: list[str], path:
     _save(fig, path)
 
 
-def example_subvolumes(cubes: list[np.ndarray], labels: list[dict], path: str | Path) -> None:
-    """Projected log counts (sum over one axis) of a few sub-volumes, titled with their labels."""
-    n = len(cubes)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4))
-    for ax, cube, lab in zip(np.atleast_1d(axes), cubes, labels):
-        ax.imshow(np.log1p(cube.sum(axis=2)), cmap="magma", origin="lower")
-        ax.set_title(", ".join(f"{LATEX.get(k, k)}={v:.3f}" for k, v in lab.items()), fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+def example_subvolumes(cubes: list[np.ndarray], labels: list[dict], path: str | Path,
+                       redshifts: tuple[float, ...] = (0.0,)) -> None:
+    """Projected log counts (sum over one axis) of a few sub-volumes, titled with their labels.
+
+    Cubes are (S, S, S) or (S, S, S, C): one row per channel, labelled with its redshift.
+    """
+    cubes = [c if c.ndim == 4 else c[..., None] for c in cubes]
+    n, rows = len(cubes), cubes[0].shape[3]
+    fig, axes = plt.subplots(rows, n, figsize=(3.2 * n, 3.4 * rows), squeeze=False)
+    for col, (cube, lab) in enumerate(zip(cubes, labels)):
+        for row in range(rows):
+            ax = axes[row, col]
+            ax.imshow(np.log1p(cube[..., row].sum(axis=2)), cmap="magma", origin="lower")
+            if row == 0:
+                ax.set_title(", ".join(f"{LATEX.get(k, k)}={v:.3f}" for k, v in lab.items()),
+                             fontsize=8)
+            if col == 0:
+                ax.set_ylabel(f"z = {redshifts[row]:g}")
+            ax.set_xticks([])
+            ax.set_yticks([])
     fig.tight_layout()
     _save(fig, path)
 

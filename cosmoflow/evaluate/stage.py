@@ -21,14 +21,16 @@ log = logging.getLogger("cosmoflow.evaluate")
 
 
 def iter_samples(manifest: dict):
-    """Yield (counts (S,S,S), physical labels, sim, subvolume, z) of every sample, in file order."""
+    """Yield (counts (S,S,S,C), physical labels, sim, subvolume, z (C,)) of every sample, in file
+    order."""
     import tensorflow as tf
 
     for f in manifest["files"]:
         path = Path(manifest["dir"]) / f["name"]
         for i, rec in enumerate(tf.data.TFRecordDataset(str(path))):
             where = f"{path}: record {i}"
-            d = tfrecord.decode_example(rec.numpy(), len(manifest["label_names"]), where=where)
+            d = tfrecord.decode_example(rec.numpy(), len(manifest["label_names"]),
+                                        n_channels=manifest["sample_shape"][3], where=where)
             yield tfrecord.example_counts(d, where), d["y"].astype(np.float64), d["sim"], d["subvolume"], d["z"]
 
 
@@ -46,7 +48,8 @@ def predict(model_path: str | Path, manifest_path: str | Path, input_norm: str,
         preds.append(model(x, training=False).numpy())
         trues.append(y.numpy())
         for j in range(len(y)):
-            ids.append({k: v[j].numpy().item() for k, v in meta.items()})
+            ids.append({"sim": int(meta["sim"][j]), "subvolume": int(meta["subvolume"][j]),
+                        "z": tuple(float(v) for v in meta["z"][j].numpy())})
     norm = m["label_norm"]
     return (tfrecord.denormalise_labels(np.concatenate(preds), norm),
             tfrecord.denormalise_labels(np.concatenate(trues), norm), ids)
@@ -85,8 +88,10 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     pk_pred = ridge.predict(baselines.pk_features([s[0] for s in test], side, n_bins))
     mean_pred = baselines.mean_predictor(y_train, len(y_test))
     # the network's order (reader, file order) and iter_samples' order are both file order
-    order = {(s[2], s[3], round(s[4], 4)): i for i, s in enumerate(test)}
-    idx = [order[(d["sim"], d["subvolume"], round(d["z"], 4))] for d in ids]
+    def key(sim, sub, zs):
+        return sim, sub, tuple(round(z, 4) for z in zs)
+    order = {key(*s[2:]): i for i, s in enumerate(test)}
+    idx = [order[key(d["sim"], d["subvolume"], d["z"])] for d in ids]
     if not np.allclose(y_test[idx], true, rtol=1e-6):
         raise RuntimeError(f"{test_manifest}: labels of the reader and of the records disagree")
 
@@ -107,13 +112,14 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
         w.writerow(["sim", "subvolume", "z"] + [f"true_{n}" for n in names] + [f"pred_{n}" for n in names]
                    + [f"pk_{n}" for n in names])
         for d, t, p, b in zip(ids, true, pred, pk_pred[idx]):
-            w.writerow([d["sim"], d["subvolume"], d["z"], *t, *p, *b])
+            w.writerow([d["sim"], d["subvolume"], " ".join(f"{z:.4g}" for z in d["z"]), *t, *p, *b])
 
     plots.loss_curves(history_table(history), out / "loss.png")
     plots.predicted_vs_true(pred, true, names, out / "pred_vs_true.png", baseline=pk_pred[idx])
     plots.error_histograms(pred, true, names, out / "errors.png")
     ex = test[:4]
-    plots.example_subvolumes([s[0] for s in ex], [dict(zip(names, s[1])) for s in ex], out / "examples.png")
+    plots.example_subvolumes([s[0] for s in ex], [dict(zip(names, s[1])) for s in ex], out / "examples.png",
+                             redshifts=test[0][4])
     power_plots(voxel_files, power_tables, config, out)
     log.info("\n%s", metrics.format_table(results, names))
     return summary

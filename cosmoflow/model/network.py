@@ -92,7 +92,7 @@ def _conv_out(size: int, kernel: int, stride: int, padding: str) -> int:
 
 
 def build_model(input_size: int, conv_filters: list[int], dense: list[int], leaky_slope: float,
-                n_outputs: int) -> "keras.Model":
+                n_outputs: int, n_channels: int = 1) -> "keras.Model":
     """Build the CosmoFlow network (uncompiled Keras model, float32, channels last).
 
     Parameters
@@ -108,17 +108,20 @@ def build_model(input_size: int, conv_filters: list[int], dense: list[int], leak
         (paper: 0.01).
     n_outputs : int
         Number of predicted (normalised) parameters: 3, or 4 when H0 varies.
+    n_channels : int
+        Input channels: 1 (one redshift per sample, the paper) or one per redshift
+        (``tfrecords.redshift_channels``); only conv1's weights depend on it.
 
     Returns
     -------
     keras.Model
-        Input ``[B, S, S, S, 1]``, output ``[B, n_outputs]`` (linear).
+        Input ``[B, S, S, S, n_channels]``, output ``[B, n_outputs]`` (linear).
     """
     specs = conv_specs(input_size, conv_filters)
     import keras  # imported here: conv_specs (config checks) must not need TensorFlow
     from keras import layers
 
-    x_in = keras.Input(shape=(input_size, input_size, input_size, 1), name="counts")
+    x_in = keras.Input(shape=(input_size, input_size, input_size, int(n_channels)), name="counts")
     x = x_in
     n_pool = 0
     for i, c in enumerate(specs, start=1):

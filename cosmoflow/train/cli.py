@@ -152,7 +152,10 @@ def prepare(args, cfg: dict, dist):
         val_src = data_mod.from_manifest(args.val_manifest, shuffle=False, augment=False,
                                          input_norm=dcfg["input_norm"], seed=int(dcfg["seed"]),
                                          **common)
-    model_cfg = dict(cfg["model"])
+    if val_src.n_channels != train_src.n_channels:
+        raise ValueError(f"{args.val_manifest}: {val_src.n_channels} input channel(s), "
+                         f"{args.train_manifest}: {train_src.n_channels}")
+    model_cfg = dict(cfg["model"], n_channels=train_src.n_channels)
     model = build_model(**model_cfg, n_outputs=len(train_src.label_names))
     return model, model_cfg, settings, train_src, val_src
 

@@ -1,7 +1,7 @@
 """Where training samples come from: a ``DataSource`` = one callable per epoch + metadata.
 
 The training loop only calls ``source.make(epoch)`` and reads ``n_samples`` / ``label_names``:
-the dataset it returns must yield THIS rank's batches ``(x [B,S,S,S,1] float32, y [B,n]
+the dataset it returns must yield THIS rank's batches ``(x [B,S,S,S,C] float32, y [B,n]
 float32)`` in an order that is a pure function of (seed, epoch), so that a resumed run can
 skip the batches it already consumed and see the same data as an uninterrupted run.
 
@@ -33,12 +33,15 @@ class DataSource:
         Names of the label columns (the model has ``len(label_names)`` outputs).
     label_norm : dict
         How normalised labels map back to physical values (written beside the model).
+    n_channels : int
+        Input channels C of x [B, S, S, S, C] (one per redshift when they are stacked).
     """
 
     make: Callable[[int], tf.data.Dataset]
     n_samples: int
     label_names: list[str]
     label_norm: dict = field(default_factory=dict)
+    n_channels: int = 1
 
 
 def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size: int,
@@ -69,7 +72,8 @@ def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size:
 
     return DataSource(make=make, n_samples=int(meta["n_samples"]),
                       label_names=list(meta["label_names"]),
-                      label_norm=dict(meta.get("label_norm", {})))
+                      label_norm=dict(meta.get("label_norm", {})),
+                      n_channels=int(meta["sample_shape"][3]))
 
 
 SYNTHETIC_LABELS = ["mean", "amplitude", "smoothing"]

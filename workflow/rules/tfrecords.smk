@@ -8,7 +8,8 @@ def tfrecord_outputs(split):
     """Record file names of a split; must match cosmoflow.data.tfrecord.record_file_name
     (the script checks that the files written are exactly these)."""
     n_sub = (config["voxels"]["n_voxels"] // config["voxels"]["subvolume"]) ** 3
-    n = len(SPLITS[split]) * len(REDSHIFTS) * n_sub
+    per_sim = 1 if config["tfrecords"].get("redshift_channels", False) else len(REDSHIFTS)
+    n = len(SPLITS[split]) * per_sim * n_sub
     n_files = math.ceil(n / config["tfrecords"]["samples_per_file"])
     return [f"{RESULTS}/tfrecords/{split}/{split}-{i:04d}.tfrecord" for i in range(n_files)]
 
