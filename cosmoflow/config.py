@@ -133,7 +133,8 @@ def validate(config: dict, source: str = "config") -> dict:
 
 
 def load(*paths: str | Path) -> dict:
-    """Load one or more YAML files (later ones override top-level sections), validate, fill defaults."""
+    """Load one or more YAML files (later ones override earlier ones key by key, as Snakemake
+    merges --configfile), validate, fill defaults."""
     paths = paths or (DEFAULT_CONFIG,)
     merged: dict = {}
     for p in paths:

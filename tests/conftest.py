@@ -13,10 +13,13 @@ TINY = ROOT / "tests" / "config" / "tiny.yaml"
 BIN = Path(sys.executable).parent
 
 
-def tool_env(**extra: str) -> dict:
-    """Environment for subprocesses: this interpreter's bin first (snakemake, mpiexec)."""
+def tool_env(venv_on_path: bool = True, **extra: str) -> dict:
+    """Environment for subprocesses: this interpreter's bin first (snakemake, mpiexec), or,
+    ``venv_on_path=False``, taken off PATH (a user calling ``.venv/bin/snakemake`` directly)."""
     env = dict(os.environ)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    rest = [p for p in env.get("PATH", "").split(os.pathsep)
+            if p and Path(p).resolve() != BIN.resolve()]
+    env["PATH"] = os.pathsep.join(([str(BIN)] if venv_on_path else []) + rest)
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.update(extra)
@@ -24,12 +27,14 @@ def tool_env(**extra: str) -> dict:
 
 
 def run_snakemake(workdir: Path, *args: str, configfiles=(TINY,), check: bool = True,
-                  timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the real snakemake on the repository's Snakefile in ``workdir``."""
+                  timeout: int = 600, venv_on_path: bool = True) -> subprocess.CompletedProcess:
+    """Run the real snakemake on the repository's Snakefile in ``workdir`` (by its full path:
+    ``venv_on_path=False`` leaves the venv off PATH, as a user who never activated it)."""
     # targets and options first: --configfile takes several values and would eat a target
     cmd = [str(BIN / "snakemake"), *args, "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
            "--cores", "2", "--configfile", *map(str, configfiles)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool_env(), timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool_env(venv_on_path),
+                          timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     return proc

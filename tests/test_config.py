@@ -14,9 +14,12 @@ def base():
 
 
 def test_default_and_paper_configs_are_valid():
-    for name in ("config.yaml", "paper.yaml", "medium.yaml"):  # the last two merge over the first
-        cfg = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "config" / name)
+    # each merges over the ones before it, as `--configfile a b c` does
+    for names in (["config.yaml"], ["paper.yaml"], ["medium.yaml"], ["medium.yaml", "medium_channels.yaml"]):
+        cfg = cfgmod.load(ROOT / "config" / "config.yaml", *(ROOT / "config" / n for n in names))
         assert cfg["sims"]["n_sims"] > cfg["sims"]["n_val"] + cfg["sims"]["n_test"]
+    assert cfg["tfrecords"]["redshift_channels"] and len(cfg["cola"]["redshifts"]) == 4
+    assert cfg["sims"]["n_sims"] == 256 and cfg["train"]["epochs"] == 24  # medium.yaml's, kept
 
 
 def test_paper_config_has_the_paper_scale():

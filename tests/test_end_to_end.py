@@ -63,6 +63,12 @@ def test_rerun_does_nothing_and_one_sim_is_redone_alone(tiny_run):
     work, _ = tiny_run
     again = run_snakemake(work, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+    # thread counts do not change results: changing them reruns nothing
+    from conftest import TINY
+    threads = work / "threads.yaml"
+    threads.write_text("cola: {threads: 1}\nvoxels: {threads: 1}\nics: {threads: 1}\n")
+    again = run_snakemake(work, "-n", configfiles=(TINY, threads))
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
     snap = work / "results/sims/00002/snapshot_z0.00.hdf5"
     snap.unlink()
     plan = _planned(run_snakemake(work, "-n", "--quiet", "rules"))
@@ -86,12 +92,14 @@ def test_report(tiny_run):
 
 def test_redshift_channels_run_end_to_end(tmp_path):
     """tfrecords.redshift_channels: the z = 0 and z = 1 snapshots of each simulation as the two
-    channels of one sample, through records, training and evaluation with the real snakemake."""
+    channels of one sample, through records, training and evaluation with the real snakemake,
+    run as `.venv/bin/snakemake` without the venv on PATH (train and evaluate must still find
+    the venv's Python: the system's has no TensorFlow / mpi4py, or there is no `python`)."""
     extra = tmp_path / "channels.yaml"
     extra.write_text("cola: {redshifts: [0.0, 1.0]}\ntfrecords: {redshift_channels: true}\n"
                      "train: {epochs: 1, decay_epochs: 1}\n")
     from conftest import TINY
-    run_snakemake(tmp_path, configfiles=(TINY, extra), timeout=900)
+    run_snakemake(tmp_path, configfiles=(TINY, extra), timeout=900, venv_on_path=False)
     res = tmp_path / "results"
     for split, n in (("train", 16), ("val", 8), ("test", 8)):  # 8 sub-volumes per simulation
         m = json.loads((res / f"tfrecords/{split}/manifest.json").read_text())

@@ -1,4 +1,5 @@
 # Validation first, then the names every rule file builds on (see docs/pipeline.md).
+import json
 import os
 import sys
 from pathlib import Path
@@ -21,10 +22,27 @@ SIMS = [sampling.sim_id(i) for i in range(config["sims"]["n_sims"])]
 _ROWS = {row["sim"]: row for row in sampling.sample(config)}
 SPLITS = {s: [sim for sim in SIMS if _ROWS[sim]["split"] == s] for s in sampling.SPLITS}
 REDSHIFTS = [float(z) for z in config["cola"]["redshifts"]]
+# The Python of the `python -m cosmoflow...` rules: the one running Snakemake (its venv, whether
+# or not that venv is on PATH), as Snakemake's own script: directive does; in a conda env or a
+# container (--sdm), that environment's `python` on PATH.
+PYTHON = "python" if workflow.deployment_settings.deployment_method else sys.executable
 
 wildcard_constraints:
     sim=r"\d{5}",
     z=r"\d+\.\d\d",
+
+
+def without_threads(section: dict) -> dict:
+    """A config section less its ``threads`` key: what a rule's params (a rerun trigger) get,
+    since results do not depend on thread counts."""
+    return {k: v for k, v in section.items() if k != "threads"}
+
+
+def config_json_for_params() -> str:
+    """The whole config as JSON, every section less its ``threads`` (see without_threads), keys
+    sorted: the order in which config files were merged does not change it."""
+    return json.dumps({k: without_threads(v) if isinstance(v, dict) else v for k, v in config.items()},
+                      sort_keys=True)
 
 
 def zstr(z: float) -> str:

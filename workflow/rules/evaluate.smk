@@ -1,5 +1,4 @@
 # Stage 8: evaluation on the test split: metrics (network, mean and P(k) baselines), plots.
-import json
 
 EVAL_SIMS = SPLITS["test"][:4]  # simulations shown in the P(k)-vs-linear plots
 
@@ -25,7 +24,7 @@ rule evaluate:
             category="Simulations",
         ),
     params:
-        cfg=json.dumps(config),
+        cfg=config_json_for_params(),
         out=f"{RESULTS}/evaluate",
     log:
         f"{RESULTS}/logs/evaluate/evaluate.log",
@@ -38,7 +37,7 @@ rule evaluate:
     conda:
         "../../envs/evaluate.yaml"
     shell:
-        "python -m cosmoflow.evaluate --model {input.model} --history {input.history} "
+        "{PYTHON} -m cosmoflow.evaluate --model {input.model} --history {input.history} "
         "--test-manifest {input.test} --train-manifest {input.train} --voxels {input.voxels} "
         "--power {input.power} --config-json {params.cfg:q} --out {params.out} 2> {log}"
 

@@ -40,7 +40,7 @@ rule train:
         "../../envs/train.yaml"
     shell:
         # --resume: a job killed by Slurm's time limit (SIGTERM -> checkpoint) continues
-        "{resources.mpi} -n {resources.tasks} python -m cosmoflow.train "
+        "{resources.mpi} -n {resources.tasks} {PYTHON} -m cosmoflow.train "
         "--config-json {params.cfg:q} --train-manifest {input.train} "
         "--val-manifest {input.val} --out {params.out} --ranks {resources.tasks} --resume "
         "2> {log}"
