@@ -24,8 +24,10 @@ def test_rule_dry_run_uses_the_venv_mpiexec(tmp_path):
 
     proc = run_snakemake(tmp_path, "-n", "-p", "train", timeout=300)
     out = proc.stdout + proc.stderr
-    mpiexec = re.escape(str(Path(sys.executable).parent / "mpiexec"))
-    assert re.search(mpiexec + r" -n 2 python -m cosmoflow.train --config-json '\{.*\}' "
+    venv_bin = re.escape(str(Path(sys.executable).parent))
+    # the venv's mpiexec and the venv's Python (the one running Snakemake), not PATH's
+    assert re.search(venv_bin + r"/mpiexec -n 2 " + venv_bin + r"/python[\d.]* -m cosmoflow.train "
+                     r"--config-json '\{.*\}' "
                      r"--train-manifest \S*tfrecords/train/manifest.json", out), out[-3000:]
     assert "--ranks 2 --resume" in out
     assert "results/train" in out
