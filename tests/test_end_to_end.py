@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import run_snakemake
+from conftest import TINY, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,6 @@ def test_rerun_does_nothing_and_one_sim_is_redone_alone(tiny_run):
     again = run_snakemake(work, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
     # thread counts do not change results: changing them reruns nothing
-    from conftest import TINY
     threads = work / "threads.yaml"
     threads.write_text("cola: {threads: 1}\nvoxels: {threads: 1}\nics: {threads: 1}\n")
     again = run_snakemake(work, "-n", configfiles=(TINY, threads))
@@ -98,7 +97,6 @@ def test_redshift_channels_run_end_to_end(tmp_path):
     extra = tmp_path / "channels.yaml"
     extra.write_text("cola: {redshifts: [0.0, 1.0]}\ntfrecords: {redshift_channels: true}\n"
                      "train: {epochs: 1, decay_epochs: 1}\n")
-    from conftest import TINY
     run_snakemake(tmp_path, configfiles=(TINY, extra), timeout=900, venv_on_path=False)
     res = tmp_path / "results"
     for split, n in (("train", 16), ("val", 8), ("test", 8)):  # 8 sub-volumes per simulation
