@@ -29,6 +29,8 @@ def _describe(error) -> str:
         return f"got {error.instance!r}, expected one of {error.validator_value}"
     if error.validator == "required":
         return error.message
+    if error.validator in ("anyOf", "oneOf"):
+        return f"got {error.instance!r}, expected {error.schema.get('description', error.message)}"
     return f"{error.message}"
 
 
@@ -88,16 +90,7 @@ def cross_check(config: dict) -> list[str]:
     if sims["n_val"] + sims["n_test"] >= sims["n_sims"]:
         errs.append(f"sims: n_val + n_test = {sims['n_val'] + sims['n_test']} must be < n_sims = "
                     f"{sims['n_sims']} (at least one training simulation)")
-    cos = config["cosmology"]
-    for key in ("Omega_m", "sigma_8", "n_s", "H0_range"):
-        lo, hi = cos[key]
-        if not lo < hi:
-            errs.append(f"cosmology.{key}: got [{lo}, {hi}], expected low < high")
-    if not (0 < cos["Omega_m"][0] and cos["Omega_m"][1] <= 1):
-        errs.append(f"cosmology.Omega_m: got {cos['Omega_m']}, expected within (0, 1]")
-    if cos["Omega_b"] >= cos["Omega_m"][0]:
-        errs.append(f"cosmology.Omega_b: got {cos['Omega_b']}, expected < the lowest Omega_m "
-                    f"{cos['Omega_m'][0]}")
+    errs += cosmology_errors(config["cosmology"])
     n = config["simulation"]["n_particles"]
     if n & (n - 1):
         errs.append(f"simulation.n_particles: got {n}, expected a power of 2 (MUSIC unigrid levels)")
@@ -117,6 +110,22 @@ def cross_check(config: dict) -> list[str]:
             conv_specs(int(model["input_size"]), list(model["conv_filters"]))
         except ValueError as err:
             errs.append(str(err))
+    return errs
+
+
+def cosmology_errors(cos: dict) -> list[str]:
+    """Checks of the cosmology section that span keys: the parameterisation
+    (``sampling.spec_errors``: one of sigma_8 / A_s, one of H0 / h, low < high, something varied)
+    and Omega_b below every Omega_m."""
+    from cosmoflow import sampling
+
+    errs = sampling.spec_errors(cos)
+    if not errs:
+        spec = sampling.parameter_spec(cos)
+        bounds = {k: v if isinstance(v, tuple) else (v, v) for k, v in spec.items()}
+        if bounds["Omega_b"][1] >= bounds["Omega_m"][0]:
+            errs.append(f"cosmology.Omega_b: got {cos['Omega_b']}, expected below the lowest "
+                        f"Omega_m {bounds['Omega_m'][0]} (Omega_cdm = Omega_m - Omega_b > 0)")
     return errs
 
 

@@ -14,6 +14,7 @@ from pycola_wrapper import cosmology as cosmo_mod
 from pycola_wrapper.cosmology import Cosmology
 from pycola_wrapper.power import PowerTable, eisenstein_hu_pk, sigma_R
 
+from . import sampling
 from .io import atomic_path
 
 TRANSFERS = ("class", "eisenstein")
@@ -24,66 +25,175 @@ def k_max_for(box: float, n_mesh: int, margin: float = 1.1) -> float:
     return margin * math.sqrt(3.0) * math.pi * n_mesh / box
 
 
-def class_pk(k, cosmo: Cosmology):
-    """Linear total-matter P(k, z=0) [(Mpc/h)^3] from CLASS at k [h/Mpc], sigma_8 as input."""
-    from classy import Class
+#: P_k_max [h/Mpc] of the CLASS runs that derive an amplitude (`complete_row`) and of the power
+#: stage's A_s runs: CLASS's sigma_8 integral stops there. Converged to ~1e-6 at 10 h/Mpc
+#: (Omega_m 0.3, h 0.703, measured with classy 3.4: sigma8 0.7992936 at 1, 0.7999904 at 3.15,
+#: 0.8000009 at 10 h/Mpc for the A_s that CLASS's own sigma8 = 0.8 shooting returns).
+SIGMA8_K_MAX = 10.0
 
-    k = np.asarray(k, dtype=np.float64)
+
+def class_params(cosmo: Cosmology | dict, p_k_max: float, A_s: float | None = None) -> dict:
+    """CLASS (classy) input of a flat LCDM cosmology: linear matter P(k) at z = 0 up to p_k_max.
+
+    cosmo : a Cosmology, or a dict with Omega_m, Omega_b, h, n_s, T_cmb (and sigma_8 unless A_s).
+    p_k_max : largest k [h/Mpc] CLASS computes (its sigma_8 integral stops there too).
+    A_s : primordial amplitude at CLASS's pivot 0.05 1/Mpc; None: normalise to sigma8 = cosmo's
+        sigma_8 instead (CLASS then shoots for A_s).
+    """
+    c = cosmo.as_dict() | {"h": cosmo.h} if isinstance(cosmo, Cosmology) else dict(cosmo)
+    amplitude = {"sigma8": float(c["sigma_8"])} if A_s is None else {}
     params = {
         "output": "mPk",
-        "P_k_max_h/Mpc": float(k.max()) * 1.05,
+        "P_k_max_h/Mpc": float(p_k_max),
         "z_max_pk": 0.0,
-        "h": cosmo.h,
-        "Omega_b": cosmo.Omega_b,
-        "Omega_cdm": cosmo.Omega_m - cosmo.Omega_b,
-        "n_s": cosmo.n_s,
-        "sigma8": cosmo.sigma_8,
-        "T_cmb": cosmo.T_cmb,
+        "h": float(c["h"]),
+        "Omega_b": float(c["Omega_b"]),
+        "Omega_cdm": float(c["Omega_m"]) - float(c["Omega_b"]),
+        "n_s": float(c["n_s"]),
+        **amplitude,
+        "T_cmb": float(c["T_cmb"]),
     }
+    if A_s is not None:
+        params["A_s"] = float(A_s)
+    return params
+
+
+def run_class(params: dict, read):
+    """Run CLASS on ``params`` and return ``read(engine)``; CLASS's memory is freed after."""
+    from classy import Class
+
     engine = Class()
     engine.set(params)
     try:
         engine.compute()
-        h = cosmo.h
-        return np.array([engine.pk_lin(kk * h, 0.0) for kk in k]) * h**3
+        return read(engine)
     finally:
         engine.struct_cleanup()
         engine.empty()
 
 
+def class_linear(k, cosmo: Cosmology, A_s: float | None = None) -> tuple[np.ndarray, dict]:
+    """Linear total-matter P(k, z=0) [(Mpc/h)^3] at k [h/Mpc] from CLASS, and CLASS's amplitudes.
+
+    A_s None: sigma8 = cosmo.sigma_8 is CLASS's input (P_k_max 1.05 max(k), as before the A_s
+    option: the same tables). A_s given: A_s is the input and P_k_max is at least SIGMA8_K_MAX, so
+    the returned sigma_8 is the one `complete_row` derives. Returns (pk, {derived name: value}):
+    CLASS's A_s (sigma_8 input) or CLASS's sigma_8 (A_s input).
+    """
+    k = np.asarray(k, dtype=np.float64)
+    p_k_max = float(k.max()) * 1.05
+    if A_s is not None:
+        p_k_max = max(p_k_max, SIGMA8_K_MAX)
+    h = cosmo.h
+
+    def read(engine):
+        pk = np.array([engine.pk_lin(kk * h, 0.0) for kk in k]) * h**3
+        if A_s is None:   # sigma8 is not asked for: P_k_max may be below what it needs
+            return pk, {"A_s": float(engine.get_current_derived_parameters(["A_s"])["A_s"])}
+        return pk, {"sigma_8": float(engine.sigma8())}
+
+    return run_class(class_params(cosmo, p_k_max, A_s), read)
+
+
+def class_pk(k, cosmo: Cosmology, A_s: float | None = None):
+    """Linear total-matter P(k, z=0) [(Mpc/h)^3] from CLASS at k [h/Mpc]; sigma_8 (or A_s) as input."""
+    return class_linear(k, cosmo, A_s)[0]
+
+
+def complete_row(row: dict, cfg_cosmology: dict) -> dict:
+    """A drawn row with its derived amplitude filled in by CLASS (rule `cosmology`).
+
+    The config gives sigma_8 or A_s (``sampling.amplitude_key``); CLASS computes the other for the
+    row's Omega_m, Omega_b, h, n_s (T_cmb from the config), with P_k_max = SIGMA8_K_MAX:
+    sigma8 input -> CLASS's A_s (its shooting); A_s input -> CLASS's sigma8. Whatever
+    power.transfer is: with ``eisenstein`` the EH98 table is then normalised to this sigma_8.
+    """
+    given, derived = sampling.amplitude_key(cfg_cosmology), sampling.derived_key(cfg_cosmology)
+    c = {"Omega_m": row["Omega_m"], "Omega_b": row["Omega_b"], "n_s": row["n_s"],
+         "h": float(row["H0"]) / 100.0,          # as Cosmology.h: the power stage's CLASS input
+         "T_cmb": cfg_cosmology["T_cmb"]}
+    if given == "sigma_8":
+        params = class_params(c | {"sigma_8": row["sigma_8"]}, SIGMA8_K_MAX)
+        value = run_class(params, lambda e: e.get_current_derived_parameters(["A_s"])["A_s"])
+    else:
+        params = class_params(c, SIGMA8_K_MAX, A_s=row["A_s"])
+        value = run_class(params, lambda e: e.sigma8())
+    return sampling.with_derived(row, {derived: float(value)})
+
+
+#: Relative agreement required between the amplitude a power-stage CLASS run returns and the
+#: row's (complete_row used the same CLASS inputs but P_k_max; measured differences ~1e-7).
+AMPLITUDE_RTOL = 1e-5
+
+
 def make_table(cosmo: Cosmology, transfer: str, k_min: float, k_max: float, n_k: int,
-               a_min: float, n_a: int) -> PowerTable:
+               a_min: float, n_a: int, *, A_s: float | None = None,
+               amplitude: str = "sigma_8") -> PowerTable:
     """Tabulate P_lin(k, z=0) on n_k log-spaced k in [k_min, k_max] [h/Mpc] and D1, f on n_a
-    log-spaced a in [a_min, 1]."""
+    log-spaced a in [a_min, 1].
+
+    amplitude : the config's amplitude parameter. "sigma_8": CLASS normalised to cosmo.sigma_8
+        (A_s, when given, is CLASS's derived one and is checked). "A_s": CLASS run from ``A_s``
+        [dimensionless, pivot 0.05 1/Mpc]; the sigma_8 it returns must equal cosmo.sigma_8 (the
+        row's, derived by `complete_row`) to AMPLITUDE_RTOL, so the table, the .conf and the labels
+        describe one cosmology. EH98 (transfer "eisenstein") is normalised to cosmo.sigma_8 in both
+        cases (with A_s: the sigma_8 CLASS derived from it).
+    attrs : the cosmology, A_s (when known), amplitude, transfer, k range, sigma8_table (the
+        top-hat integral of this table, 8 Mpc/h), units.
+    """
     if transfer not in TRANSFERS:
         raise ValueError(f"power.transfer = {transfer!r}: expected one of {TRANSFERS}")
+    if amplitude not in sampling.AMPLITUDES:
+        raise ValueError(f"amplitude = {amplitude!r}: expected one of {sampling.AMPLITUDES}")
+    if amplitude == "A_s" and A_s is None:
+        raise ValueError("amplitude A_s needs the A_s value")
     if not 0 < k_min < k_max:
         raise ValueError(f"k range [{k_min}, {k_max}] h/Mpc: expected 0 < k_min < k_max")
     k = np.logspace(np.log10(k_min), np.log10(k_max), n_k)
-    pk = class_pk(k, cosmo) if transfer == "class" else eisenstein_hu_pk(k, cosmo)
+    if transfer == "class":
+        pk, got = class_linear(k, cosmo, A_s if amplitude == "A_s" else None)
+        # the amplitude CLASS derived in this run must be the row's (complete_row's)
+        name, want = ("sigma_8", cosmo.sigma_8) if amplitude == "A_s" else ("A_s", A_s)
+        if want is not None and abs(got[name] / want - 1.0) > AMPLITUDE_RTOL:
+            raise ValueError(f"CLASS returns {name} = {got[name]!r} for this cosmology, the row says "
+                             f"{want!r} (relative tolerance {AMPLITUDE_RTOL}): the row's derived "
+                             f"amplitude is not this cosmology's; rerun the `cosmology` rule")
+    else:
+        pk = eisenstein_hu_pk(k, cosmo)
     a = np.logspace(np.log10(a_min), 0.0, n_a)
-    attrs = dict(cosmo.as_dict(), transfer=transfer, k_min=k_min, k_max=k_max,
+    attrs = dict(cosmo.as_dict(), amplitude=amplitude, transfer=transfer, k_min=k_min, k_max=k_max,
                  sigma8_table=sigma_R(k, pk, 8.0), growth="matter+Lambda (Heath integral)",
                  pk_units="(Mpc/h)^3", k_units="h/Mpc")
+    if A_s is not None:
+        attrs["A_s"] = float(A_s)
     return PowerTable(k=k, pk=pk, a=a, D1=cosmo_mod.growth_D1(a, cosmo),
                       f=cosmo_mod.growth_f(a, cosmo), attrs=attrs)
 
 
 def cosmology_from_row(row: dict, cfg_cosmology: dict) -> Cosmology:
-    """Build the Cosmology of one cosmologies.csv row (Omega_b, T_cmb from the config)."""
+    """Build the Cosmology of one cosmologies.csv row (T_cmb from the config).
+
+    sigma_8 is the row's: drawn, or derived by CLASS from A_s (`complete_row`): a drawn row of
+    an A_s config (sigma_8 None) must go through `complete_row` first.
+    """
+    if row.get("sigma_8") is None:
+        raise ValueError(f"sim {row.get('sim')}: sigma_8 is not known yet (A_s is the drawn "
+                         f"amplitude): complete the row with cosmoflow.power.complete_row first")
     return Cosmology(Omega_m=float(row["Omega_m"]), sigma_8=float(row["sigma_8"]),
                      n_s=float(row["n_s"]), H0=float(row["H0"]),
-                     Omega_b=float(cfg_cosmology["Omega_b"]), T_cmb=float(cfg_cosmology["T_cmb"]))
+                     Omega_b=float(row["Omega_b"]), T_cmb=float(cfg_cosmology["T_cmb"]))
 
 
 def run(row: dict, config: dict, out: str | Path) -> PowerTable:
-    """Power stage for one simulation row: compute the table and write it atomically."""
+    """Power stage for one complete simulation row (cosmology.json): compute the table and
+    write it atomically."""
     cosmo = cosmology_from_row(row, config["cosmology"])
     pcfg = config["power"]
     gridscale = int(config.get("cola", {}).get("gridscale", 1))
     k_max = k_max_for(float(row["box"]), int(row["n_particles"]) * gridscale)
     table = make_table(cosmo, pcfg["transfer"], pcfg["k_min"], k_max, pcfg["n_k"],
-                       pcfg["a_min"], pcfg["n_a"])
+                       pcfg["a_min"], pcfg["n_a"], A_s=float(row["A_s"]),
+                       amplitude=sampling.amplitude_key(config["cosmology"]))
     table.attrs["sim"] = str(row["sim"])
     with atomic_path(out) as tmp:
         table.save(tmp)

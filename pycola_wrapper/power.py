@@ -134,7 +134,9 @@ class PowerTable:
     """Tabulated linear P(k, z=0) and growth of one simulation.
 
     k : [h/Mpc], log-spaced; pk : [(Mpc/h)^3] at z = 0; a : scale factors; D1 : linear growth,
-    D1(a=1) = 1; f : dlnD1/dlna. ``attrs`` holds the transfer name and the cosmology.
+    D1(a=1) = 1; f : dlnD1/dlna. ``attrs`` holds the transfer name and the cosmology (the power
+    stage adds ``amplitude``, the config's amplitude parameter, sigma_8 or A_s, and ``A_s``;
+    ``sigma_8`` is then CLASS's for that A_s, so a .conf's sigma_8 matches it either way).
     """
 
     k: np.ndarray

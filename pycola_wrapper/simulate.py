@@ -7,7 +7,7 @@ a killed run leaves ``.tmp-*`` files only, never a complete-looking snapshot).
 Snapshot layout (the pipeline contract): dataset /positions float32 (N^3, 3) [Mpc/h] in
 [0, box), particle order (i, j, k) row-major of the Lagrangian grid; root attributes sim,
 Omega_m, Omega_L, sigma_8, n_s, H0, box, n_particles, z, a, n_steps, mesh, engine, version
-(+ a_start, gridscale, n_lpt, seed).
+(+ a_start, gridscale, n_lpt, seed, Omega_b, h, and A_s when the row has it).
 """
 from __future__ import annotations
 
@@ -86,7 +86,10 @@ def run(ics_path: str | os.PathLike, row: Mapping, cola_cfg: Mapping,
     base = {"sim": str(row["sim"]), "Omega_m": cosmo.Omega_m, "Omega_L": cosmo.Omega_L,
             "sigma_8": cosmo.sigma_8, "n_s": cosmo.n_s, "H0": cosmo.H0, "box": box,
             "n_particles": n, "n_steps": n_steps, "mesh": gridscale * n, "gridscale": gridscale,
-            "a_start": a_start, "n_lpt": cola.N_LPT, "seed": int(row.get("seed", 0))}
+            "a_start": a_start, "n_lpt": cola.N_LPT, "seed": int(row.get("seed", 0)),
+            "Omega_b": cosmo.Omega_b, "h": float(row.get("h", cosmo.h))}
+    if row.get("A_s") is not None:  # any parameter may be a label (cosmoflow.sampling.SLOTS)
+        base["A_s"] = float(row["A_s"])
 
     def save(a: float, positions: np.ndarray, engine_name: str, version: str) -> None:
         key = min(by_a, key=lambda x: abs(x - a))

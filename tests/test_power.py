@@ -101,3 +101,61 @@ def test_growth_rate_is_the_log_derivative():
 def test_bad_transfer_is_named():
     with pytest.raises(ValueError, match="power.transfer = 'camb'"):
         power.make_table(COSMO, "camb", 1e-4, 1.0, 64, 0.01, 16)
+
+
+# --------------------------------------------------------------------------------------------
+# amplitude: sigma_8 or A_s (the other derived by CLASS)
+def _row(**kw):
+    row = {"sim": "00007", "seed": 1, "split": "train", "Omega_m": 0.3, "Omega_L": 0.7,
+           "Omega_b": 0.045, "sigma_8": 0.8, "A_s": None, "n_s": 0.96, "H0": 70.3, "h": 0.703,
+           "box": 256.0, "n_particles": 128}
+    return row | kw
+
+
+CFG_S8 = {"sigma_8": [0.78, 0.95], "A_s": None, "H0": 70.3, "T_cmb": 2.7255}
+CFG_AS = {"sigma_8": None, "A_s": [1.5e-9, 2.6e-9], "H0": 70.3, "T_cmb": 2.7255}
+
+
+def test_sigma8_input_unchanged():
+    """The sigma_8 configs give CLASS exactly the input they gave before A_s existed (so their
+    power tables are the same numbers)."""
+    assert power.class_params(COSMO, 3.0) == {
+        "output": "mPk", "P_k_max_h/Mpc": 3.0, "z_max_pk": 0.0, "h": COSMO.H0 / 100.0,
+        "Omega_b": COSMO.Omega_b, "Omega_cdm": COSMO.Omega_m - COSMO.Omega_b, "n_s": COSMO.n_s,
+        "sigma8": COSMO.sigma_8, "T_cmb": COSMO.T_cmb}
+    with_as = power.class_params(COSMO, 3.0, A_s=2e-9)
+    assert "sigma8" not in with_as and with_as["A_s"] == 2e-9
+
+
+def test_complete_row_round_trip():
+    """sigma_8 -> A_s (CLASS shooting) -> sigma_8 (CLASS from A_s) comes back to 1e-5, and
+    sigma_8 scales as sqrt(A_s)."""
+    full = power.complete_row(_row(), CFG_S8)
+    assert 1.7e-9 < full["A_s"] < 2.0e-9 and full["sigma_8"] == 0.8
+    back = power.complete_row(_row(sigma_8=None, A_s=full["A_s"]), CFG_AS)
+    assert back["sigma_8"] == pytest.approx(0.8, rel=1e-5) and back["A_s"] == full["A_s"]
+    quad = power.complete_row(_row(sigma_8=None, A_s=4 * full["A_s"]), CFG_AS)
+    assert quad["sigma_8"] == pytest.approx(2 * back["sigma_8"], rel=1e-9)
+    with pytest.raises(ValueError, match="sim 00007: sigma_8 is not known yet"):
+        power.cosmology_from_row(_row(sigma_8=None, A_s=2e-9), CFG_AS)
+
+
+def test_a_s_table_is_the_sigma8_table():
+    """The power stage with A_s (CLASS from A_s) and with the derived sigma_8 (CLASS normalised
+    to it) tabulate the same P(k); a row whose sigma_8 is not CLASS's for its A_s is refused."""
+    row = power.complete_row(_row(sigma_8=None, A_s=2.2e-9), CFG_AS)
+    cosmo = power.cosmology_from_row(row, CFG_AS)
+    # k_max 10 h/Mpc: both runs have P_k_max 10.5 (CLASS's last few per cent of k below its
+    # P_k_max move by ~3e-4 with P_k_max; the A_s runs use P_k_max >= SIGMA8_K_MAX)
+    t_as = power.make_table(cosmo, "class", 1e-4, 10.0, 256, 0.01, 16, A_s=row["A_s"], amplitude="A_s")
+    t_s8 = power.make_table(cosmo, "class", 1e-4, 10.0, 256, 0.01, 16)
+    np.testing.assert_allclose(t_as.pk, t_s8.pk, rtol=2e-5)
+    assert t_as.attrs["amplitude"] == "A_s" and t_as.attrs["A_s"] == row["A_s"]
+    assert t_as.attrs["sigma_8"] == row["sigma_8"]
+    assert t_as.attrs["sigma8_table"] == pytest.approx(row["sigma_8"], rel=1e-4)
+    wrong = cm.Cosmology(0.3, row["sigma_8"] * 1.01, 0.96, 70.3)
+    with pytest.raises(ValueError, match="CLASS returns sigma_8 = .* the row says"):
+        power.make_table(wrong, "class", 1e-4, 3.0, 64, 0.01, 16, A_s=row["A_s"], amplitude="A_s")
+    # EH98 with A_s: normalised to the sigma_8 CLASS derived from it
+    t_eh = power.make_table(cosmo, "eisenstein", 1e-4, 10.0, 256, 0.01, 16, A_s=row["A_s"], amplitude="A_s")
+    assert t_eh.attrs["sigma8_table"] == pytest.approx(row["sigma_8"], rel=2e-3)

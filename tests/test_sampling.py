@@ -1,11 +1,16 @@
-"""Cosmology sampling: ranges, determinism, prefix stability, splits, the H0 variant."""
+"""Cosmology sampling: ranges, determinism, prefix stability, splits, the H0 variant, the
+parameterisation (fixed/varied, sigma_8 or A_s, H0 or h) and bit-identity with the old sampler."""
 import copy
+import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cosmoflow import config as cfgmod
 from cosmoflow import sampling
+from conftest import ROOT
 
 
 @pytest.fixture
@@ -68,7 +73,8 @@ def test_vary_H0_scales_the_box(cfg):
 
 
 def test_table_round_trip_and_errors(cfg, tmp_path):
-    rows = sampling.sample(cfg)[:10]
+    rows = [sampling.with_derived(r, {"A_s": 2e-9 + 1e-12 * i})  # as rule cosmology writes them
+            for i, r in enumerate(sampling.sample(cfg)[:10])]
     path = tmp_path / "cosmologies.csv"
     sampling.write_table(rows, path)
     assert sampling.read_table(path) == rows
@@ -101,3 +107,88 @@ def test_atomic_outputs_have_normal_permissions(tmp_path):
     except KeyboardInterrupt:
         pass
     assert not (tmp_path / "y.txt").exists() and not list(tmp_path.glob(".tmp-*"))
+
+
+# --------------------------------------------------------------------------------------------
+# parameterisation: fixed or varied parameters, sigma_8 or A_s, H0 or h
+REFERENCE = Path(__file__).parent / "data" / "sampling_reference.json"
+
+
+def _enc(v):
+    return float(v).hex() if isinstance(v, float) else v
+
+
+def test_existing_configs_draw_the_same_rows():
+    """Every shipped config (and vary_H0) draws, bit for bit, the rows the sampler drew before
+    the parameterisation (tests/data/sampling_reference.json, written by the old code)."""
+    ref = json.loads(REFERENCE.read_text())
+    cols = ref["columns"]
+    assert len(ref["cases"]) == 6
+    for name, case in ref["cases"].items():
+        cfg = cfgmod.load(*(ROOT / f for f in case["files"]))
+        if case["vary_H0"]:
+            cfg["cosmology"]["vary_H0"] = True
+        rows = sampling.sample(cfg)
+        assert len(rows) == case["n_sims"], name
+        assert [{k: _enc(r[k]) for k in cols} for r in rows[:2]] == case["first_rows"], name
+        digest = hashlib.sha256(json.dumps([[_enc(r[k]) for k in cols] for r in rows]).encode()).hexdigest()
+        assert digest == case["digest"], name
+        assert all(r["A_s"] is None for r in rows)  # derived later, by CLASS (rule cosmology)
+
+
+def test_labels_in_slot_order(cfg):
+    from cosmoflow.data.tfrecord import label_names_for, label_norm_for
+
+    cos = cfg["cosmology"]
+    assert label_names_for(cos) == ["Omega_m", "sigma_8", "n_s"]
+    assert label_names_for(cos | {"vary_H0": True}) == ["Omega_m", "sigma_8", "n_s", "H0"]
+    # YAML key order does not matter (configs merged, or stored as JSON with sorted keys)
+    shuffled = dict(sorted(cos.items(), key=lambda kv: kv[0].lower(), reverse=True))
+    assert label_names_for(shuffled) == ["Omega_m", "sigma_8", "n_s"]
+    alt = cos | {"sigma_8": None, "A_s": [1.5e-9, 2.6e-9], "n_s": 0.965, "H0": None,
+                 "h": [0.6, 0.8], "Omega_b": [0.04, 0.05]}
+    assert label_names_for(alt) == ["Omega_m", "A_s", "h", "Omega_b"]
+    norm = label_norm_for(alt, "range")
+    assert norm["names"] == ["Omega_m", "A_s", "h", "Omega_b"]
+    assert norm["offset"][1] == pytest.approx(2.05e-9) and norm["scale"][2] == pytest.approx(0.1)
+    assert label_names_for(cos | {"Omega_m": 0.3, "n_s": [0.9, 1.0]}) == ["sigma_8", "n_s"]
+
+
+def test_a_s_and_h_configs_draw_in_the_same_stream(cfg):
+    """Slot i is draw i whatever is varied: the A_s config's Omega_m, n_s equal the sigma_8
+    config's; A_s takes sigma_8's draw; fixed values are exact; h varied scales the box."""
+    base = sampling.sample(cfg)
+    alt = copy.deepcopy(cfg)
+    alt["cosmology"].update(sigma_8=None, A_s=[1.5e-9, 2.6e-9], H0=None, h=[0.6, 0.8],
+                            Omega_b=[0.04, 0.05])
+    rows = sampling.sample(cfgmod.validate(alt))
+    for b, r in zip(base, rows):
+        assert r["Omega_m"] == b["Omega_m"] and r["n_s"] == b["n_s"]
+        u = (b["sigma_8"] - 0.78) / (0.95 - 0.78)             # the same uniform double
+        assert r["A_s"] == pytest.approx(1.5e-9 + u * 1.1e-9, rel=1e-12)
+        assert r["sigma_8"] is None and 1.5e-9 <= r["A_s"] < 2.6e-9
+        assert 0.6 <= r["h"] < 0.8 and r["H0"] == 100 * r["h"]
+        assert r["box"] == pytest.approx(cfg["simulation"]["box"] * r["h"] / 0.7)
+        assert 0.04 <= r["Omega_b"] < 0.05
+    fixed = copy.deepcopy(cfg)
+    fixed["cosmology"].update(Omega_m=0.3, n_s=[0.9, 1.0])
+    for b, r in zip(base, sampling.sample(fixed)):
+        assert r["Omega_m"] == 0.3 and r["Omega_L"] == 0.7
+        assert r["sigma_8"] == b["sigma_8"] and r["n_s"] == b["n_s"]  # fixing one keeps the others
+
+
+def test_with_derived_and_incomplete_rows(cfg, tmp_path):
+    row = sampling.draw_row(0, cfg)
+    with pytest.raises(ValueError, match=r"sim 00000: no value for \['A_s'\]"):
+        sampling.write_table([row], tmp_path / "c.csv")
+    full = sampling.with_derived(row, {"A_s": 2.1e-9})
+    assert full["A_s"] == 2.1e-9 and row["A_s"] is None
+    with pytest.raises(ValueError, match="sigma_8 = .* is drawn; refusing"):
+        sampling.with_derived(row, {"sigma_8": 0.5})
+    sampling.write_row(row, tmp_path / "old.json")
+    with pytest.raises(ValueError, match=r"old.json: sim 00000: no value for \['A_s'\]"):
+        sampling.read_row(tmp_path / "old.json")
+    sampling.write_row(full, tmp_path / "c.json")
+    assert sampling.read_row(tmp_path / "c.json") == full
+    sampling.write_table([full], tmp_path / "c.csv")
+    assert sampling.read_table(tmp_path / "c.csv") == [full]

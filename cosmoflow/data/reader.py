@@ -90,7 +90,7 @@ def check_manifest_against_config(manifest: dict, config: dict) -> None:
          "compression", manifest["compression"]),
         ("model.input_size (sample shape)", None if S is None else [S, S, S],
          "sample_shape[:3]", shape[:3]),
-        ("cosmology.vary_H0 (label names)", label_names_for(config["cosmology"])
+        ("cosmology (varied parameters = label names)", label_names_for(config["cosmology"])
          if "cosmology" in config else None, "label_names", manifest["label_names"]),
         ("reader count dtypes", list(DTYPES), "dtypes",
          sorted(d for d, n in manifest["dtypes"].items() if n)),

@@ -64,7 +64,8 @@ FEATURES: dict[str, tuple[str, int | str]] = {
     "z": ("float", "channels"),  # redshift of each channel's snapshot
 }
 
-#: Cosmological parameters used as labels, in this order (H0 only when it is varied).
+#: Labels of the default config (the paper's); in general the varied parameters of the config's
+#: cosmology section, in `cosmoflow.sampling.SLOTS` order (`label_names_for`).
 BASE_LABELS = ("Omega_m", "sigma_8", "n_s")
 
 
@@ -229,23 +230,35 @@ def tf_parse_spec(n_labels: int, n_channels: int = 1) -> dict:
 # --------------------------------------------------------------------------------------------
 # labels
 def label_names_for(cosmology: dict) -> list[str]:
-    """Label names from the config's cosmology section (H0 appended when vary_H0)."""
-    return list(BASE_LABELS) + (["H0"] if cosmology.get("vary_H0", False) else [])
+    """Label names from the config's cosmology section: its varied parameters, in the fixed
+    order Omega_m, sigma_8 | A_s, n_s, H0 | h, Omega_b (``cosmoflow.sampling.varied``).
+
+    The order is the parameterisation's, not the YAML key order, so merged config files, or a
+    config stored as JSON with sorted keys, give the same labels. Default: Omega_m, sigma_8, n_s
+    (+ H0 with the legacy vary_H0).
+    """
+    from cosmoflow.sampling import varied
+
+    return list(varied(cosmology))
 
 
 def label_norm_for(cosmology: dict, kind: str) -> dict:
-    """Affine label normalisation y_n = (y - offset) / scale from the config's prior ranges.
+    """Affine label normalisation y_n = (y - offset) / scale from the varied parameters' priors.
 
     kind "range": each [low, high) -> [-1, 1] (MLPerf): offset = (low + high) / 2,
     scale = (high - low) / 2. kind "zscore": mean and standard deviation of the uniform prior,
     offset = (low + high) / 2, scale = (high - low) / sqrt(12) (the same for every split).
+    Units are the parameters' own (A_s dimensionless ~1e-9, H0 km/s/Mpc, h, ...).
     """
-    names = label_names_for(cosmology)
-    ranges = [cosmology["H0_range"] if n == "H0" else cosmology[n] for n in names]
-    low = [float(r[0]) for r in ranges]
-    high = [float(r[1]) for r in ranges]
-    if any(h <= l for l, h in zip(low, high)):
-        raise ValueError(f"cosmology ranges must have low < high, got {dict(zip(names, ranges))}")
+    from cosmoflow.sampling import varied
+
+    prior = varied(cosmology)
+    names = list(prior)
+    low = [float(prior[n][0]) for n in names]
+    high = [float(prior[n][1]) for n in names]
+    if not names or any(h <= l for l, h in zip(low, high)):
+        raise ValueError(f"cosmology: expected at least one varied parameter, each with low < high, "
+                         f"got {prior}")
     offset = [(l + h) / 2 for l, h in zip(low, high)]
     if kind == "range":
         scale = [(h - l) / 2 for l, h in zip(low, high)]

@@ -329,10 +329,16 @@ def _plain(v):
 
 def voxel_file_attrs(snapshot_attrs: dict, *, sim: str, n_voxels: int, subvolume: int,
                      snapshot: str, n_particles_total: int) -> dict:
-    """Attributes stored with a voxel grid (labels and provenance copied from the snapshot)."""
-    keep = ("Omega_m", "Omega_L", "Omega_b", "sigma_8", "n_s", "H0", "box", "z", "a",
+    """Attributes stored with a voxel grid (labels and provenance copied from the snapshot).
+
+    Every cosmological parameter the snapshot records is kept (any of them can be a label:
+    ``cosmoflow.sampling.SLOTS``); h = H0 / 100 is added when the snapshot has H0 only.
+    """
+    keep = ("Omega_m", "Omega_L", "Omega_b", "sigma_8", "A_s", "n_s", "H0", "h", "box", "z", "a",
             "n_steps", "engine")
     attrs = {k: snapshot_attrs[k] for k in keep if k in snapshot_attrs}
+    if "h" not in attrs and "H0" in attrs:
+        attrs["h"] = float(attrs["H0"]) / 100.0
     attrs.update(sim=str(sim), n_voxels=int(n_voxels), subvolume=int(subvolume),
                  n_particles_total=int(n_particles_total), snapshot=str(snapshot),
                  format_version=VOXEL_FORMAT_VERSION)

@@ -24,6 +24,7 @@ rule cola:
     input:
         ics=f"{RESULTS}/sims/{{sim}}/ics.hdf5",
         power=f"{RESULTS}/power/{{sim}}.h5",
+        cosmology=f"{RESULTS}/sims/{{sim}}/cosmology.json",  # the complete row: snapshot attrs
     output:
         [f"{RESULTS}/sims/{{sim}}/snapshot_z{zstr(z)}.hdf5" for z in REDSHIFTS],
     params:

@@ -8,6 +8,8 @@ from cosmoflow import ics as ics_stage
 
 rule initial_conditions:
     input:
+        # the complete row (with the amplitude CLASS derived): the .conf's sigma_8
+        cosmology=f"{RESULTS}/sims/{{sim}}/cosmology.json",
         power=f"{RESULTS}/power/{{sim}}.h5",
         # the user's <ics.conf_dir>/<sim>.conf when there is one: editing it reruns the simulation
         user_conf=lambda w: [str(p) for p in [ics_stage.user_conf_path(w.sim, config)] if p],
@@ -16,8 +18,6 @@ rule initial_conditions:
         transfer=f"{RESULTS}/sims/{{sim}}/transfer_camb.txt",
         # ics.keep false: temp(), deleted by Snakemake once the simulation's COLA run has read it
         ics=maybe_temp(f"{RESULTS}/sims/{{sim}}/ics.hdf5", config["ics"]["keep"]),
-    params:
-        row=lambda w: sim_row(w.sim),
     log:
         f"{RESULTS}/logs/ics/{{sim}}.log",
     benchmark:

@@ -1,5 +1,7 @@
-# Stage 1: sample cosmologies (Omega_M, sigma_8, n_s; flat LCDM), seeds and splits.
-# One small JSON per simulation (its own rerun trigger: the row param), gathered into a table.
+# Stage 1: sample cosmologies (flat LCDM; the varied parameters of config cosmology), seeds
+# and splits. One small JSON per simulation (its own rerun trigger: the row param), gathered into
+# a table. The drawn row lacks the amplitude the config does not give (A_s or sigma_8): the
+# cosmology rule derives it with CLASS (~0.5 s), so cosmology.json and cosmologies.csv hold both.
 
 
 rule cosmology:
@@ -18,7 +20,7 @@ rule cosmology:
     group:
         "simulation"
     conda:
-        "../../envs/sample.yaml"
+        "../../envs/power.yaml"  # CLASS
     script:
         "../scripts/cosmology.py"
 

@@ -3,9 +3,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
 sys.path.insert(0, snakemake.scriptdir + "/../..")  # noqa: F821
-from cosmoflow import ics  # noqa: E402
+from cosmoflow import ics, sampling  # noqa: E402
 
-row = snakemake.params.row  # noqa: F821
+row = sampling.read_row(snakemake.input.cosmology)  # noqa: F821  (complete: both amplitudes)
 out = snakemake.output  # noqa: F821
 attrs = ics.run(row, snakemake.config, snakemake.input.power, out.conf, out.transfer, out.ics,  # noqa: F821
                 log=lambda msg: print(msg, file=sys.stderr, flush=True))
