@@ -1,8 +1,8 @@
 """Training throughput at 128^3: our MPI loop vs plain Keras ``model.fit``, same run.
 
-Usage (from the repository root)::
+Usage (from the repository root; --preset light or mlperf measures those networks)::
 
-    python benchmarks/bench_train.py [--steps 20] [--warmup 3]
+    python benchmarks/bench_train.py [--steps 20] [--warmup 3] [--preset paper]
 
 Each measurement is a separate process (clean thread-pool settings) started by this driver,
 one after the other, on the same data (Poisson(8) counts, log1p) and the same model (the paper's
@@ -73,6 +73,32 @@ def pair_worker(args, model, ds, cfg) -> None:
     print("RESULT " + json.dumps(res), flush=True)
 
 
+def bench_config(preset: str) -> dict:
+    """model + train sections of the measured configuration, schema defaults filled.
+
+    paper: the paper's network at 128^3 x 1 (config/paper.yaml), batch 1, Adam + LARC; light and
+    mlperf: 32^3 x 4 samples (config/workstation.yaml's geometry) with the default config's
+    recipe (config/config.yaml) at its batch per rank.
+    """
+    import yaml
+
+    from cosmoflow.config import fill_section_defaults
+
+    base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    if preset == "paper":
+        paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+        sections = {"model": paper["model"],
+                    "train": {**base["train"], **paper["train"], "batch_per_rank": 1}}
+        n_channels = 1
+    else:
+        sections = {"model": {"preset": preset, "input_size": 32},
+                    "train": base["train"]}
+        n_channels = 4
+    out = fill_section_defaults(sections)
+    out["n_channels"] = n_channels
+    return out
+
+
 def worker(args) -> None:
     import numpy as np
     import tensorflow as tf
@@ -85,9 +111,7 @@ def worker(args) -> None:
     sys.path.insert(0, str(ROOT))
     from cosmoflow.model import build_model
 
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    # the paper's network at 128^3 (the workstation default trains a 32^3 variant)
-    cfg["model"] = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["model"]
+    cfg = bench_config(args.preset)
     keras.utils.set_random_seed(0)
     dist = None
     if args.mode == "ours":
@@ -95,13 +119,14 @@ def worker(args) -> None:
 
         dist = Dist.from_mpi(args.ranks) if args.ranks > 1 else Dist.single()
     rank = dist.rank if dist else 0
-    size = int(cfg["model"]["input_size"])
+    size, ch, batch = (int(cfg["model"]["input_size"]), cfg["n_channels"],
+                       int(cfg["train"]["batch_per_rank"]))
     n = args.warmup + args.steps
     rng = np.random.default_rng(100 + rank)
-    x = np.log1p(rng.poisson(8.0, size=(min(n, 8), size, size, size, 1))).astype(np.float32)
+    x = np.log1p(rng.poisson(8.0, size=(8 * batch, size, size, size, ch))).astype(np.float32)
     y = rng.uniform(-1, 1, size=(len(x), 3)).astype(np.float32)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(1).prefetch(2)
-    model = build_model(**cfg["model"], n_outputs=3)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(batch).prefetch(2)
+    model = build_model(**cfg["model"], n_outputs=3, n_channels=ch)
     times = []
     if args.mode == "pair":
         pair_worker(args, model, ds, cfg)
@@ -147,10 +172,11 @@ def worker(args) -> None:
         print("RESULT " + json.dumps(result), flush=True)
 
 
-def run(name: str, mode: str, *, ranks=1, threads=2, inter=1, xla=False, steps=20, warmup=3):
+def run(name: str, mode: str, *, ranks=1, threads=2, inter=1, xla=False, steps=20, warmup=3,
+        preset="paper"):
     py = [sys.executable, __file__, "--worker", "--mode", mode, "--ranks", str(ranks),
           "--threads", str(threads), "--inter", str(inter), "--steps", str(steps),
-          "--warmup", str(warmup)] + (["--xla"] if xla else [])
+          "--warmup", str(warmup), "--preset", preset] + (["--xla"] if xla else [])
     cmd = [str(Path(sys.executable).parent / "mpiexec"), "-n", str(ranks), *py] if ranks > 1 else py
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -180,6 +206,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--inter", type=int, default=1)
     p.add_argument("--xla", action="store_true")
+    p.add_argument("--preset", choices=["paper", "light", "mlperf"], default="paper",
+                   help="network measured (paper: 128^3 x 1, batch 1; others 32^3 x 4)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--only", nargs="*", help="names of measurements to run")
@@ -187,7 +215,7 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    k = dict(steps=args.steps, warmup=args.warmup)
+    k = dict(steps=args.steps, warmup=args.warmup, preset=args.preset)
     plan = [("pair-ours-vs-keras-2t", "pair", dict(threads=2)),
             ("keras-fit-2t", "keras", dict(threads=2)),
             ("ours-1r-2t", "ours", dict(threads=2)),

@@ -83,6 +83,12 @@ def fill_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     return out
 
 
+def fill_section_defaults(sections: dict, schema_path: str | Path = SCHEMA) -> dict:
+    """``fill_defaults`` for a subset of top-level sections (e.g. model, train, data)."""
+    filled = fill_defaults(sections, schema_path)
+    return {k: filled[k] for k in sections}
+
+
 def cross_check(config: dict) -> list[str]:
     """Checks that span several keys (the schema checks each key alone)."""
     errs: list[str] = []
@@ -104,10 +110,10 @@ def cross_check(config: dict) -> list[str]:
                         f"voxels.subvolume = {vox['subvolume']}")
     model = config.get("model")
     if model:
-        from cosmoflow.model.network import conv_specs
+        from cosmoflow.model import check_model
 
         try:
-            conv_specs(int(model["input_size"]), list(model["conv_filters"]))
+            check_model(model)
         except ValueError as err:
             errs.append(str(err))
     return errs

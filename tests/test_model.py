@@ -14,7 +14,8 @@ PAPER_FILTERS = [16, 32, 64, 128, 256, 256, 256]
 
 def _doc_table() -> dict:
     rows = {}
-    for line in (ROOT / "docs" / "model.md").read_text().splitlines():
+    paper_part = (ROOT / "docs" / "model.md").read_text().split("## Presets", 1)[0]
+    for line in paper_part.splitlines():
         m = re.match(r"\|\s*(conv\d|pool\d|fc\d|output)\s*\|\s*([\dx]+)\s*\|\s*([\d,]+)\s*\|", line)
         if m:
             shape = tuple(int(v) for v in m.group(2).split("x"))
@@ -70,3 +71,83 @@ def test_redshift_channels_only_widen_conv1():
     assert four.count_params() - one.count_params() == 3 ** 3 * 3 * 4   # 3 more input channels
     x = np.random.default_rng(0).standard_normal((2, 16, 16, 16, 4)).astype(np.float32)
     assert four(x).shape == (2, 3)
+
+
+# -- presets -----------------------------------------------------------------------------------
+from cosmoflow.model import PRESETS, check_model, resolve  # noqa: E402
+
+
+def _doc_preset_table(preset: str) -> dict:
+    """Rows of the per-layer table under the '### Preset `<preset>`' heading of docs/model.md."""
+    text = (ROOT / "docs" / "model.md").read_text()
+    part = text.split(f"### Preset `{preset}`", 1)[1].split("\n#", 1)[0]
+    rows = {}
+    for line in part.splitlines():
+        m = re.match(r"\|\s*(\w+)\s*\|\s*([\dx]+)\s*\|\s*([\d,]+)\s*\|", line)
+        if m:
+            rows[m.group(1)] = (tuple(int(v) for v in m.group(2).split("x")),
+                                int(m.group(3).replace(",", "")))
+    return rows
+
+
+@pytest.mark.parametrize("preset", ["light", "mlperf"])
+def test_preset_matches_its_docs_table(preset):
+    """docs/model.md's table of each preset (32^3 x 4 inputs, 3 outputs) is the built model."""
+    model = build_model(32, preset=preset, n_outputs=3, n_channels=4)
+    doc = _doc_preset_table(preset)
+    built = {l.name: (tuple(l.output.shape[1:]), int(l.count_params())) for l in model.layers
+             if l.count_params() or l.name.startswith(("pool", "global"))}
+    assert doc == built
+    assert model.count_params() == sum(p for _, p in doc.values())
+
+
+def test_light_preset_layers():
+    model = build_model(32, preset="light", n_outputs=3, n_channels=4)
+    kinds = [l.__class__.__name__ for l in model.layers]
+    assert kinds.count("Conv3D") == 4 and kinds.count("BatchNormalization") == 4
+    assert kinds.count("MaxPooling3D") == 3 and "GlobalAveragePooling3D" in kinds
+    assert model.get_layer("fc_drop1").rate == pytest.approx(0.2)
+    assert not model.get_layer("conv1").use_bias          # batch norm's shift replaces it
+
+
+def test_mlperf_preset_output_is_bounded_tanh():
+    model = build_model(32, preset="mlperf", n_outputs=4, n_channels=4)
+    x = 50.0 * np.random.default_rng(1).standard_normal((2, 32, 32, 32, 4)).astype(np.float32)
+    y = model(x, training=False).numpy()
+    assert y.shape == (2, 4) and np.all(np.abs(y) <= 1.2)
+    assert [l.kernel_size for l in model.layers if l.__class__.__name__ == "Conv3D"] == [(2, 2, 2)] * 5
+
+
+def test_options_override_preset_defaults():
+    cfg = resolve({"preset": "paper", "batch_norm": True, "pooling": "max", "dropout": 0.3})
+    assert cfg["conv_filters"] == PRESETS["paper"].DEFAULTS["conv_filters"]
+    model = build_model(32, [4, 8, 8, 8, 8], [16], 0.01, 3, batch_norm=True, pooling="max",
+                        dropout=0.3)
+    names = [l.name for l in model.layers]
+    assert "bn1" in names and "fc_drop1" in names
+    assert model.get_layer("pool1").__class__.__name__ == "MaxPooling3D"
+
+
+def test_standardisation_is_inside_the_saved_model(tmp_path):
+    import keras
+
+    mean, std = [1.0, 2.0], [0.5, 4.0]
+    model = build_model(16, preset="light", n_outputs=3, n_channels=2, input_mean=mean,
+                        input_std=std, conv_filters=[4, 8], dense=[8])
+    x = np.random.default_rng(2).standard_normal((1, 16, 16, 16, 2)).astype(np.float32)
+    std_layer = model.get_layer("standardize")
+    np.testing.assert_allclose(std_layer(x).numpy(), (x - mean) / np.array(std), rtol=1e-5,
+                               atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(again(x, training=False).numpy(), model(x, training=False).numpy(),
+                               rtol=1e-6)
+
+
+def test_preset_errors_name_the_key():
+    with pytest.raises(ValueError, match="model.preset"):
+        resolve({"preset": "resnet"})
+    with pytest.raises(ValueError, match="model.conv_filters"):
+        check_model({"preset": "light", "input_size": 16, "conv_filters": [1] * 7})
+    with pytest.raises(ValueError, match="model.conv_filters"):
+        check_model({"preset": "mlperf", "input_size": 16})

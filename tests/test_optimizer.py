@@ -1,11 +1,12 @@
-"""Adam + LARC + polynomial decay against hand-computed values (paper section III-B)."""
+"""Optimizers (Adam + LARC, AdamW, SGD) and schedules against hand values and references."""
 import math
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from cosmoflow.train.optimizer import AdamLARC, adam_larc_reference, larc_trust, poly_decay
+from cosmoflow.train.optim import (AdamLARC, AdamW, SGDMomentum, adam_larc_reference, cosine_decay,
+                                   larc_trust, learning_rate, poly_decay)
 
 PAPER = dict(beta1=0.9, beta2=0.999, epsilon=1e-8, larc_eta=0.002, larc_fallback=6.25e-5)
 
@@ -48,8 +49,8 @@ def test_one_step_hand_computed():
     # first Adam step moves by ~lr; the eps-hat term shows on the tiny bias gradient
     assert expect_w[0] == pytest.approx(3.0 - lr, rel=1e-6)
     assert abs(expect_b) == pytest.approx(lr * 0.99, rel=2e-3)
-    np.testing.assert_allclose(opt.m[0].numpy(), m, rtol=1e-6)
-    np.testing.assert_allclose(opt.v[0].numpy(), v, rtol=1e-5)
+    np.testing.assert_allclose(opt.slots["m"][0].numpy(), m, rtol=1e-6)
+    np.testing.assert_allclose(opt.slots["v"][0].numpy(), v, rtol=1e-5)
     assert int(opt.iterations.numpy()) == 1
 
 
@@ -76,7 +77,7 @@ def test_several_steps_match_float64_reference():
     opt2 = AdamLARC([tf.Variable(v.numpy()) for v in variables], **PAPER)
     opt2.set_state(state)
     assert int(opt2.iterations.numpy()) == 4
-    np.testing.assert_array_equal(opt2.v[2].numpy(), opt.v[2].numpy())
+    np.testing.assert_array_equal(opt2.slots["v"][2].numpy(), opt.slots["v"][2].numpy())
 
 
 def test_flat_apply_with_scale_averages():
@@ -90,3 +91,77 @@ def test_flat_apply_with_scale_averages():
                                1e-3)
     for x, y in zip(a, b):
         np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-6)
+
+
+# -- the other optimizers and schedules ------------------------------------------------------
+def _keras_reference(keras_opt, w0, grads):
+    v = [tf.Variable(w.copy()) for w in w0]
+    for g in grads:
+        keras_opt.apply_gradients(zip([tf.constant(x) for x in g], v))
+    return [x.numpy() for x in v]
+
+
+def _ours(opt_cls, w0, grads, lr, **kw):
+    v = [tf.Variable(w.copy()) for w in w0]
+    opt = opt_cls(v, **kw)
+    for g in grads:
+        opt.apply(g, lr)
+    return [x.numpy() for x in v]
+
+
+def _problem(seed=1):
+    rng = np.random.default_rng(seed)
+    w0 = [rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)]
+    grads = [[rng.standard_normal(w.shape).astype(np.float32) for w in w0] for _ in range(5)]
+    return w0, grads
+
+
+def test_adamw_matches_keras_adamw_on_kernels_and_no_decay_on_biases():
+    import keras
+
+    w0, grads = _problem()
+    ours = _ours(AdamW, w0, grads, 1e-2, beta1=0.9, beta2=0.999, epsilon=1e-7, weight_decay=0.1)
+    ref = keras.optimizers.AdamW(learning_rate=1e-2, weight_decay=0.1, epsilon=1e-7)
+    ref.exclude_from_weight_decay(var_names=["bias"])
+    v = [tf.Variable(w0[0].copy(), name="kernel"), tf.Variable(w0[1].copy(), name="bias")]
+    for g in grads:
+        ref.apply_gradients(zip([tf.constant(x) for x in g], v))
+    for a, b in zip(ours, v):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-6)
+    plain = _ours(AdamW, w0, grads, 1e-2, beta1=0.9, beta2=0.999, epsilon=1e-7, weight_decay=0.0)
+    assert not np.allclose(plain[0], ours[0])        # the kernel decays
+    np.testing.assert_allclose(plain[1], ours[1])   # the bias does not
+
+
+def test_sgd_momentum_matches_keras_sgd():
+    import keras
+
+    w0, grads = _problem(2)
+    ours = _ours(SGDMomentum, w0, grads, 0.05, momentum=0.9, weight_decay=0.0)
+    ref = _keras_reference(keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), w0, grads)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_global_norm_clipping_scales_the_whole_gradient():
+    w0 = [np.zeros(2, np.float32), np.zeros(1, np.float32)]
+    g = [np.array([3.0, 0.0], np.float32), np.array([4.0], np.float32)]   # global norm 5
+    clipped = _ours(SGDMomentum, w0, [g], 1.0, momentum=0.0, weight_decay=0.0, grad_clip=1.0)
+    np.testing.assert_allclose(clipped[0], [-0.6, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(clipped[1], [-0.8], rtol=1e-6)
+    loose = _ours(SGDMomentum, w0, [g], 1.0, momentum=0.0, weight_decay=0.0, grad_clip=10.0)
+    np.testing.assert_allclose(loose[0], [-3.0, 0.0], rtol=1e-6)
+
+
+def test_warmup_then_cosine_hand_values():
+    kw = dict(kind="cosine", lr=1e-3, lr_min=1e-5, decay_steps=100, warmup_steps=10)
+    assert learning_rate(0, **kw) == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.1)
+    assert learning_rate(9, **kw) == pytest.approx(1e-3)
+    assert learning_rate(10, **kw) == pytest.approx(1e-3)                  # decay starts
+    assert learning_rate(60, **kw) == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5))
+    assert learning_rate(110, **kw) == pytest.approx(1e-5)
+    assert learning_rate(500, **kw) == pytest.approx(1e-5)
+    assert cosine_decay(25, 1.0, 0.0, 100) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert learning_rate(35, **dict(kw, kind="poly")) == pytest.approx(poly_decay(25, 1e-3, 1e-5, 100))
+    with pytest.raises(ValueError, match="train.schedule"):
+        learning_rate(0, **dict(kw, kind="step"))

@@ -117,7 +117,7 @@ def test_sigterm_then_resume_matches_uninterrupted(uninterrupted, tmp_path):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7)
 
 
-def _check_one_rank_batch2_equals(w_2x1, stop_step, out):
+def _check_one_rank_batch2_equals(w_2x1, stop_step, out, *extra):
     """1 rank x batch 2 (in this process, no MPI) after the same number of steps gives the
     weights that 2 ranks x batch 1 reached (float32 tolerance)."""
     from cosmoflow.train.cli import load_config, parse_args, prepare
@@ -125,7 +125,7 @@ def _check_one_rank_batch2_equals(w_2x1, stop_step, out):
     from cosmoflow.train.loop import StopRequested, train
 
     args = parse_args(["--config", str(ROOT / "config/config.yaml"), "--out", str(out),
-                       *SMALL, *common(), "--set", "train.batch_per_rank=2", "--set",
+                       *SMALL, *common(), *extra, "--set", "train.batch_per_rank=2", "--set",
                        "train.ranks=1"])
     dist = Dist.single()
     model, model_cfg, settings, tr, va = prepare(args, load_config(args), dist)
@@ -164,3 +164,78 @@ def test_external_sigterm_to_mpiexec_then_resume_matches(uninterrupted, tmp_path
     for r, f in zip(h_res, h_full):
         assert r["loss"] == pytest.approx(f["loss"], rel=1e-6)
         assert r["val_loss"] == pytest.approx(f["val_loss"], rel=1e-6)
+
+
+# -- presets and recipe options -------------------------------------------------------------
+def _sets(**kv):
+    return [a for k, v in kv.items() for a in ("--set", f"{k}={v}")]
+
+
+PRESET_SETS = {
+    "paper": _sets(**{"model.preset": "paper"}),
+    "mlperf": _sets(**{"model.preset": "mlperf", "model.conv_filters": "[4,8,8,8]",
+                       "model.dense": "[16,8]"}),
+    "light": _sets(**{"model.preset": "light", "model.conv_filters": "[4,8,8]",
+                      "model.dense": "[16]"}),
+}
+#: every recipe option away from its default (no batch norm or dropout: see the next test)
+RECIPE = _sets(**{"train.optimizer": "sgd", "train.momentum": 0.9, "train.weight_decay": 1.0e-3,
+                  "train.schedule": "cosine", "train.warmup_epochs": 0.5, "train.grad_clip": 0.5,
+                  "train.lr": 2.0e-2, "train.lr_min": 1.0e-4, "data.standardize": "true"})
+#: batch norm, dropout, AdamW, warm-up + cosine, clipping, standardisation, best-epoch export
+LIGHT_RECIPE = PRESET_SETS["light"] + _sets(**{
+    "train.optimizer": "adamw", "train.weight_decay": 1.0e-4, "train.schedule": "cosine",
+    "train.warmup_epochs": 1, "train.grad_clip": 1.0, "data.standardize": "true",
+    "train.select": "best"})
+
+
+@pytest.mark.parametrize("preset", sorted(PRESET_SETS))
+def test_each_preset_trains_under_mpi_with_ranks_in_step(preset, tmp_path):
+    proc = run_train(2, tmp_path, *common(epochs=2), *PRESET_SETS[preset],
+                     "--set", "train.batch_per_rank=4", "--check-sync")
+    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
+    hist = history(tmp_path)
+    assert len(hist) == 2 and all(np.isfinite(r["val_loss"]) for r in hist)
+    import keras
+
+    model = keras.models.load_model(tmp_path / "model.keras", compile=False)
+    assert model.name == f"cosmoflow_{preset}"
+
+
+def test_recipe_options_two_ranks_batch1_equal_one_rank_batch2(tmp_path):
+    """SGD + momentum + weight decay + warm-up + cosine + clipping + standardisation: the
+    optimizer sees the averaged gradient, so 2 ranks x 1 == 1 rank x 2 still holds."""
+    stop_step = N_TRAIN // 2 + 3
+    proc = run_train(2, tmp_path, *common(), *RECIPE, "--debug-sigterm-at-step", str(stop_step),
+                     check=False)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    _check_one_rank_batch2_equals(weights(tmp_path), stop_step, tmp_path / "r1b2", *RECIPE)
+
+
+def test_batchnorm_dropout_adamw_resume_matches_uninterrupted_and_exports_best(tmp_path):
+    """Batch-norm statistics (per rank, averaged) and dropout streams are checkpointed: a run
+    stopped by SIGTERM mid-epoch and resumed ends as the uninterrupted one; model.keras holds
+    the weights of the epoch with the lowest validation loss."""
+    import keras
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    run_train(2, full, *common(), *LIGHT_RECIPE, "--check-sync")
+    stop_step = N_TRAIN // 2 + 5
+    proc = run_train(2, part, *common(), *LIGHT_RECIPE, "--debug-sigterm-at-step",
+                     str(stop_step), check=False)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    run_train(2, part, *common(), *LIGHT_RECIPE, "--resume")
+    for r, f in zip(history(part), history(full)):
+        for key in ("loss", "val_loss", "lr"):
+            assert r[key] == pytest.approx(f[key], rel=1e-5), (key, r, f)
+    for x, y in zip(weights(part), weights(full)):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+    hist = history(full)
+    best = min(hist, key=lambda r: r["val_loss"])
+    model = keras.models.load_model(full / "model.keras", compile=False)
+    with np.load(full / "checkpoint" / "best.npz") as z:
+        best_w = [z[f"w{i}"] for i in range(len(z.files))]
+    for a, b in zip(model.weights, best_w):
+        np.testing.assert_array_equal(a.numpy(), b)
+    if int(best["epoch"]) != EPOCHS:   # the last epoch's weights differ from the exported ones
+        assert any(not np.array_equal(a.numpy(), b) for a, b in zip(model.weights, weights(full)))

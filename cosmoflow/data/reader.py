@@ -26,7 +26,7 @@ import numpy as np
 from cosmoflow.data.tfrecord import (DTYPES, FORMAT, FORMAT_VERSION, RecordError, channels_for,
                                      decode_example, label_names_for, sha256_file)
 
-__all__ = ["read_manifest", "make_dataset", "epoch_plan", "check_manifest_against_config",
+__all__ = ["read_manifest", "make_dataset", "channel_standardization", "epoch_plan", "check_manifest_against_config",
            "decode_sample_tf", "decode_counts_tf",
            "SYMMETRIES", "apply_symmetry", "ManifestError"]
 
@@ -78,6 +78,22 @@ def read_manifest(path: str | os.PathLike) -> dict:
     m["dir"] = str(path.parent)
     m["path"] = str(path)
     return m
+
+
+def channel_standardization(manifest: dict, input_norm: str) -> tuple[list[float], list[float]]:
+    """Per-channel (mean, std) of the normalised input over a split (the training split's are
+    what ``data.standardize`` applies): of log1p(counts) for "log1p", of counts / mean count
+    for "mean". Raises ManifestError for a manifest written before channel statistics."""
+    ch = manifest["input_stats"].get("channels")
+    if ch is None:
+        raise ManifestError(f"{manifest.get('path', 'manifest')}: no per-channel input "
+                            "statistics (written by an older version): rerun the tfrecords stage")
+    if input_norm == "log1p":
+        return list(ch["log1p_mean"]), list(ch["log1p_std"])
+    if input_norm == "mean":
+        mc = float(manifest["input_stats"]["mean_count"])
+        return [m / mc for m in ch["count_mean"]], [s / mc for s in ch["count_std"]]
+    raise ValueError(f"input_norm must be 'log1p' or 'mean', got {input_norm!r}")
 
 
 def check_manifest_against_config(manifest: dict, config: dict) -> None:

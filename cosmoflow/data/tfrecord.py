@@ -401,6 +401,9 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
     files, dtype_counts = [], {d: 0 for d in DTYPES}
     s1 = s2 = 0.0
     n_vox, max_count = 0, 0
+    # per-channel sums of log1p(counts), its square, counts and their square (channel statistics
+    # for the input standardisation of the training split: data.standardize)
+    ch_sums = np.zeros((4, n_ch))
     for i, chunk in enumerate(plan):
         name = record_file_name(split, i)
         with atomic_path(out_dir / name) as tmp:
@@ -414,6 +417,9 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
                     s1 += lg.sum()
                     s2 += np.square(lg).sum()
                     n_vox += counts.size
+                    c = counts.reshape(-1, n_ch).astype(np.float64)
+                    lc = lg.reshape(-1, n_ch)
+                    ch_sums += [lc.sum(0), np.square(lc).sum(0), c.sum(0), np.square(c).sum(0)]
                     max_count = max(max_count, int(counts.max()))
         files.append({"name": name, "n_samples": len(chunk),
                       "bytes": (out_dir / name).stat().st_size,
@@ -446,6 +452,7 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
             "max_count": max_count,
             "log1p_mean": float(log_mean),
             "log1p_std": math.sqrt(max(s2 / n_vox - log_mean ** 2, 0.0)),
+            "channels": _channel_stats(ch_sums, n_vox // n_ch),
         },
         "sims": sorted(files_of),
         "redshifts": sorted({z for zs, _ in groups for z in zs}),
@@ -475,6 +482,17 @@ def _stack_channels(paths: Sequence[str], k: int, names: Sequence[str]
         cubes.append(counts)
         y0, sim0 = y, sim
     return np.stack(cubes, axis=-1), y0, sim0
+
+
+def _channel_stats(sums: np.ndarray, n: int) -> dict:
+    """Per-channel mean and standard deviation of log1p(counts) and of counts, from the sums
+    (rows: sum log1p, sum log1p^2, sum counts, sum counts^2) over ``n`` voxels per channel."""
+    out = {}
+    for key, (a, b) in {"log1p": (0, 1), "count": (2, 3)}.items():
+        mean = sums[a] / n
+        out[f"{key}_mean"] = [float(v) for v in mean]
+        out[f"{key}_std"] = [float(v) for v in np.sqrt(np.maximum(sums[b] / n - mean ** 2, 0.0))]
+    return out
 
 
 def write_split_from_config(config: dict, split: str, splits: dict[str, Sequence[str]],

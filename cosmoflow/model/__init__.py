@@ -1,6 +1,89 @@
-"""The CosmoFlow 3D convolutional network: ``build_model(**config["model"], n_outputs=...)``."""
-from cosmoflow.model.network import ConvSpec, build_model, conv_specs, recommended_blocks
+"""The estimator networks: ``build_model(**config["model"], n_outputs=..., n_channels=...)``.
+
+Each preset is one module with ``DEFAULTS`` (its conv filters, dense widths, batch norm,
+dropout and pooling), ``check(input_size, conv_filters)`` (config-time, no TensorFlow) and
+``build(x, n_outputs, **options)``; a ``null`` option in the config takes the preset's default.
+"""
+from __future__ import annotations
+
+from cosmoflow.model import light, mlperf, paper
+from cosmoflow.model.paper import ConvSpec, conv_specs, recommended_blocks
 from cosmoflow.model.summary import PAPER_TABLE_I, layer_table, train_flops
 
-__all__ = ["ConvSpec", "build_model", "conv_specs", "recommended_blocks", "layer_table",
-           "train_flops", "PAPER_TABLE_I"]
+PRESETS = {"paper": paper, "mlperf": mlperf, "light": light}
+OPTIONS = ("conv_filters", "dense", "batch_norm", "dropout", "pooling")
+
+__all__ = ["PRESETS", "ConvSpec", "build_model", "resolve", "check_model", "conv_specs",
+           "recommended_blocks", "layer_table", "train_flops", "PAPER_TABLE_I"]
+
+
+def resolve(model_cfg: dict) -> dict:
+    """The ``model`` config section with the preset's defaults in place of absent / null options.
+
+    Raises ValueError naming ``model.preset`` for an unknown preset.
+    """
+    name = model_cfg.get("preset", "paper")
+    if name not in PRESETS:
+        raise ValueError(f"model.preset: got {name!r}, expected one of {sorted(PRESETS)}")
+    out = dict(model_cfg, preset=name)
+    for key in OPTIONS:
+        if out.get(key) is None:
+            out[key] = PRESETS[name].DEFAULTS[key]
+    return out
+
+
+def check_model(model_cfg: dict) -> None:
+    """Config-time check that the preset's layers fit ``model.input_size`` (no TensorFlow)."""
+    cfg = resolve(model_cfg)
+    PRESETS[cfg["preset"]].check(int(cfg["input_size"]), list(cfg["conv_filters"]))
+
+
+def build_model(input_size: int, conv_filters: list[int] | None = None,
+                dense: list[int] | None = None, leaky_slope: float = 0.01, n_outputs: int = 3,
+                n_channels: int = 1, *, preset: str = "paper", batch_norm: bool | None = None,
+                dropout: float | None = None, pooling: str | None = None,
+                input_mean=None, input_std=None) -> "keras.Model":
+    """Build a preset network (uncompiled Keras model, float32, channels last).
+
+    Parameters
+    ----------
+    input_size : int
+        Voxels per side of one cubic sample.
+    conv_filters, dense, batch_norm, dropout, pooling :
+        The preset's options (None: its default; see each preset module and docs/model.md).
+    leaky_slope : float
+        Negative slope of the leaky ReLUs.
+    n_outputs : int
+        Number of predicted (normalised) parameters.
+    n_channels : int
+        Input channels (1, or one per redshift with ``tfrecords.redshift_channels``).
+    preset : str
+        "paper" (default: the SC18 network), "mlperf" or "light".
+    input_mean, input_std : sequence of n_channels floats, optional
+        Per-channel standardisation of the (log1p or mean-normalised) input, computed on the
+        training split: a fixed ``Normalization`` layer ``standardize`` first in the model, so
+        the saved model carries it.
+
+    Returns
+    -------
+    keras.Model
+        Input ``[B, S, S, S, n_channels]`` named ``counts``, output ``[B, n_outputs]``.
+    """
+    cfg = resolve({"preset": preset, "conv_filters": conv_filters, "dense": dense,
+                   "batch_norm": batch_norm, "dropout": dropout, "pooling": pooling})
+    import keras
+    import numpy as np
+
+    x_in = keras.Input(shape=(input_size, input_size, input_size, int(n_channels)), name="counts")
+    x = x_in
+    if input_mean is not None:
+        std = np.asarray(input_std, np.float64)
+        if std.shape != (n_channels,) or np.any(std <= 0):
+            raise ValueError(f"input_std {input_std}: expected {n_channels} positive values")
+        x = keras.layers.Normalization(axis=-1, mean=list(map(float, input_mean)),
+                                       variance=list(map(float, std ** 2)), name="standardize")(x)
+    y = PRESETS[cfg["preset"]].build(x, int(n_outputs), conv_filters=list(cfg["conv_filters"]),
+                                     dense=list(cfg["dense"]), leaky_slope=float(leaky_slope),
+                                     batch_norm=bool(cfg["batch_norm"]),
+                                     dropout=float(cfg["dropout"]), pooling=cfg["pooling"])
+    return keras.Model(x_in, y, name=f"cosmoflow_{cfg['preset']}")

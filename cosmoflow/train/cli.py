@@ -53,6 +53,14 @@ def load_config(args: argparse.Namespace) -> dict:
             cfg = yaml.safe_load(fh) or {}
     if args.config_json:
         cfg.update(json.loads(args.config_json))
+    for section in ("model", "train", "data"):
+        if section not in cfg:
+            raise KeyError(f"configuration has no {section!r} section (give --config or "
+                           "--config-json)")
+    from cosmoflow.config import ConfigError, fill_section_defaults, section_errors
+
+    # schema defaults first (a key the config file leaves out can still be --set)
+    cfg.update(fill_section_defaults({k: cfg[k] for k in ("model", "train", "data")}))
     for item in args.set:
         key, sep, value = item.partition("=")
         section, dot, name = key.partition(".")
@@ -61,12 +69,6 @@ def load_config(args: argparse.Namespace) -> dict:
         if section not in cfg or name not in cfg[section]:
             raise KeyError(f"--set {item!r}: no key {key!r} in the configuration")
         cfg[section][name] = yaml.safe_load(value)
-    for section in ("model", "train", "data"):
-        if section not in cfg:
-            raise KeyError(f"configuration has no {section!r} section (give --config or "
-                           "--config-json)")
-    from cosmoflow.config import ConfigError, section_errors
-
     errs = section_errors({k: cfg[k] for k in ("model", "train", "data")})
     if errs:  # e.g. --set train.lr=2e-4: YAML 1.1 reads that as a string (write 2.0e-4)
         raise ConfigError("invalid training configuration:\n" + "\n".join(f"  {e}" for e in errs))
@@ -155,8 +157,19 @@ def prepare(args, cfg: dict, dist):
     if val_src.n_channels != train_src.n_channels:
         raise ValueError(f"{args.val_manifest}: {val_src.n_channels} input channel(s), "
                          f"{args.train_manifest}: {train_src.n_channels}")
-    model_cfg = dict(cfg["model"], n_channels=train_src.n_channels)
-    model = build_model(**model_cfg, n_outputs=len(train_src.label_names))
+    from cosmoflow.model import resolve
+
+    model_cfg = dict(resolve(cfg["model"]), n_channels=train_src.n_channels)
+    stats = {}
+    if dcfg["standardize"]:  # per-channel statistics of the training split, inside the model
+        if train_src.channel_stats is None:
+            raise ValueError(f"data.standardize: {args.train_manifest} has no per-channel input "
+                             "statistics (an older dataset): rerun the tfrecords stage")
+        stats = dict(zip(("input_mean", "input_std"), train_src.channel_stats))
+        logging.getLogger("cosmoflow.train").info(
+            "input standardisation (training split, per channel): mean %s, std %s",
+            stats["input_mean"], stats["input_std"])
+    model = build_model(**model_cfg, n_outputs=len(train_src.label_names), **stats)
     return model, model_cfg, settings, train_src, val_src
 
 

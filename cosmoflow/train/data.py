@@ -35,6 +35,9 @@ class DataSource:
         How normalised labels map back to physical values (written beside the model).
     n_channels : int
         Input channels C of x [B, S, S, S, C] (one per redshift when they are stacked).
+    channel_stats : (mean, std), lists of C floats
+        Per-channel mean and standard deviation of the (normalised) input over the split:
+        what ``data.standardize`` applies, taken from the training split.
     """
 
     make: Callable[[int], tf.data.Dataset]
@@ -42,6 +45,7 @@ class DataSource:
     label_names: list[str]
     label_norm: dict = field(default_factory=dict)
     n_channels: int = 1
+    channel_stats: tuple[list[float], list[float]] | None = None
 
 
 def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size: int,
@@ -56,6 +60,9 @@ def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size:
     except ImportError as err:  # the reader is another stage's module
         raise ImportError(f"cosmoflow.data.reader is needed to read {manifest_path}: {err}") from err
     meta = reader.read_manifest(manifest_path)
+    stats = None
+    if meta["input_stats"].get("channels") is not None:
+        stats = reader.channel_standardization(meta, input_norm)
     for key in ("label_names", "n_samples"):
         if key not in meta:
             raise KeyError(f"{manifest_path}: manifest has no {key!r}")
@@ -73,7 +80,7 @@ def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size:
     return DataSource(make=make, n_samples=int(meta["n_samples"]),
                       label_names=list(meta["label_names"]),
                       label_norm=dict(meta.get("label_norm", {})),
-                      n_channels=int(meta["sample_shape"][3]))
+                      n_channels=int(meta["sample_shape"][3]), channel_stats=stats)
 
 
 SYNTHETIC_LABELS = ["mean", "amplitude", "smoothing"]
@@ -135,4 +142,5 @@ def synthetic(n_samples: int, size: int, *, rank: int, world_size: int, batch_si
         return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
 
     return DataSource(make=make, n_samples=n_samples, label_names=list(SYNTHETIC_LABELS),
-                      label_norm={"kind": "synthetic", "range": [-1.0, 1.0]})
+                      label_norm={"kind": "synthetic", "range": [-1.0, 1.0]},
+                      channel_stats=([float(x.mean())], [float(x.std())]))

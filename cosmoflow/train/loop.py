@@ -26,7 +26,7 @@ from cosmoflow.train.checkpoint import (atomic_path, checkpoint_path, load_check
                                         save_checkpoint, write_csv, write_json)
 from cosmoflow.train.data import DataSource
 from cosmoflow.train.dist import Dist
-from cosmoflow.train.optimizer import AdamLARC, poly_decay
+from cosmoflow.train.optim import learning_rate, make_optimizer
 
 log = logging.getLogger("cosmoflow.train")
 
@@ -53,6 +53,13 @@ class TrainSettings:
     adam_epsilon: float
     jit_compile: bool
     seed: int
+    optimizer: str
+    schedule: str
+    warmup_epochs: float
+    weight_decay: float
+    momentum: float
+    grad_clip: float
+    select: str
 
     @classmethod
     def from_config(cls, section: dict) -> "TrainSettings":
@@ -67,7 +74,15 @@ class TrainSettings:
         if s.epochs < 1 or s.batch_per_rank < 1 or s.decay_epochs < 1 or s.ranks < 1:
             raise ValueError(f"config train: epochs, batch_per_rank, decay_epochs and ranks must "
                              f"be >= 1 (got {section})")
+        if s.select not in ("best", "last"):
+            raise ValueError(f"config train.select: got {s.select!r}, expected 'best' or 'last'")
         return s
+
+    def lr_at(self, step: int, steps_per_epoch: int) -> float:
+        """Learning rate of global step ``step`` (warm-up, then the decay ``schedule``)."""
+        return learning_rate(step, kind=self.schedule, lr=self.lr, lr_min=self.lr_min,
+                             decay_steps=self.decay_epochs * steps_per_epoch,
+                             warmup_steps=round(self.warmup_epochs * steps_per_epoch))
 
 
 class StopRequested(Exception):
@@ -82,9 +97,9 @@ class _SignalFlag:
         self.raised = True
 
 
-def _weights_digest(model) -> str:
+def _weights_digest(variables) -> str:
     h = hashlib.sha256()
-    for w in model.weights:
+    for w in variables:
         h.update(np.ascontiguousarray(w.numpy()).tobytes())
     return h.hexdigest()
 
@@ -97,9 +112,15 @@ class Trainer:
         self.s = settings
         self.dist = dist
         self.vars = model.trainable_variables
-        self.opt = AdamLARC(self.vars, beta1=settings.adam_beta1, beta2=settings.adam_beta2,
-                            epsilon=settings.adam_epsilon, larc_eta=settings.larc_eta,
-                            larc_fallback=settings.larc_fallback)
+        self.opt = make_optimizer(settings, self.vars)
+        # batch-norm moving statistics: updated by each rank from its own batches, averaged
+        # over ranks before they are used (validation, checkpoints, export); the moving
+        # average is linear, so averaging at those points equals averaging every step
+        self.stats = [w for w in model.non_trainable_weights
+                      if w.path.endswith(("moving_mean", "moving_variance"))]
+        # dropout random streams: checkpointed so that a resumed run draws the same masks
+        self.rng_states = [layer.seed_generator.state for layer in model.layers
+                           if getattr(layer, "seed_generator", None) is not None]
         self.n = self.opt.n_params
         self.n_labels = n_labels
         # [gradients (n) | loss sum | sample count | stop flag | error flag]
@@ -107,6 +128,7 @@ class Trainer:
         jit = bool(settings.jit_compile)
         self._grad = tf.function(self._grad_flat, jit_compile=jit)
         self._eval = tf.function(self._eval_batch, jit_compile=jit)
+        self._fused = tf.function(self._fused_step, jit_compile=jit)
 
     # -- graph functions -------------------------------------------------------------
     def _grad_flat(self, x, y):
@@ -118,13 +140,45 @@ class Trainer:
         return tf.concat([tf.reshape(g, [-1]) for g in grads]
                          + [tf.reshape(loss * b, [1]), tf.reshape(b, [1])], 0)
 
+    def _fused_step(self, x, y, lr):
+        """One rank alone: gradient and update in one graph, no host round trip (as Keras
+        fit); returns [loss sum, sample count]."""
+        flat = self._grad_flat(x, y)
+        self.opt._apply_flat(flat, lr, tf.constant(1.0))
+        return flat[self.n:]
+
     def _eval_batch(self, x, y):
         pred = self.model(x, training=False)
         err = pred - y
         return (tf.reduce_sum(tf.reduce_mean(tf.square(err), axis=1)),
-                tf.cast(tf.shape(x)[0], tf.float32), tf.reduce_sum(tf.abs(err), axis=0))
+                tf.cast(tf.shape(x)[0], tf.float32), tf.reduce_sum(tf.abs(err), axis=0),
+                tf.reduce_sum(tf.square(err), axis=0))
 
     # -- steps -----------------------------------------------------------------------
+    def sync_stats(self) -> None:
+        """Average the batch-norm moving statistics over ranks (no-op without batch norm)."""
+        if not self.stats or self.dist.size == 1:
+            return
+        flat = np.concatenate([np.ravel(w.numpy()) for w in self.stats]).astype(np.float64)
+        self.dist.allreduce_inplace(flat)
+        flat /= self.dist.size
+        pos = 0
+        for w in self.stats:
+            n = int(np.prod(w.shape))
+            w.assign(flat[pos:pos + n].reshape(w.shape).astype(np.float32))
+            pos += n
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Optimizer state plus the dropout random streams (checkpoint arrays)."""
+        state = self.opt.get_state()
+        state.update({f"rng{i}": s.numpy() for i, s in enumerate(self.rng_states)})
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.opt.set_state(state)
+        for i, s in enumerate(self.rng_states):
+            s.assign(state[f"rng{i}"])
+
     def broadcast_weights(self) -> None:
         """Rank 0's weights to every rank (paper section V-A)."""
         ws = self.dist.broadcast_arrays([w.numpy() for w in self.model.weights])
@@ -133,6 +187,9 @@ class Trainer:
 
     def step(self, batch, lr: float, stop: bool) -> tuple[float, float, bool]:
         """One synchronous step. Returns (global loss sum, global sample count, stop)."""
+        if self.dist.size == 1 and batch is not None:
+            loss_sum, count = self._fused(*batch, tf.constant(lr, tf.float32)).numpy()
+            return float(loss_sum), float(count), stop
         buf = self.buf
         if batch is None:  # this rank has no data left: tell everybody, apply nothing
             buf[:] = 0.0
@@ -152,20 +209,22 @@ class Trainer:
         self.opt.apply_flat(buf[: self.n], lr, scale=1.0 / self.dist.size)
         return float(buf[self.n]), float(buf[self.n + 1]), bool(buf[-2] > 0)
 
-    def validate(self, source: DataSource, epoch: int) -> tuple[float, np.ndarray]:
-        """Validation loss and per-label MAE (normalised units), averaged over all ranks."""
-        acc = np.zeros(2 + self.n_labels, dtype=np.float64)
+    def validate(self, source: DataSource, epoch: int) -> tuple[float, np.ndarray, np.ndarray]:
+        """Validation loss, per-label MAE and RMSE (normalised units), over all ranks."""
+        L = self.n_labels
+        acc = np.zeros(2 + 2 * L, dtype=np.float64)
         for x, y in source.make(epoch):
-            sse, cnt, mae = self._eval(x, y)
+            sse, cnt, mae, se = self._eval(x, y)
             acc[0] += float(sse)
             acc[1] += float(cnt)
-            acc[2:] += mae.numpy()
+            acc[2:2 + L] += mae.numpy()
+            acc[2 + L:] += se.numpy()
         if self.dist.comm is not None and self.dist.size > 1:
             from mpi4py import MPI
             self.dist.comm.Allreduce(MPI.IN_PLACE, acc, op=MPI.SUM)
         if acc[1] == 0:
             raise RuntimeError("validation data set yielded no samples on any rank")
-        return float(acc[0] / acc[1]), acc[2:] / acc[1]
+        return float(acc[0] / acc[1]), acc[2:2 + L] / acc[1], np.sqrt(acc[2 + L:] / acc[1])
 
 
 def fingerprint(model_cfg: dict, s: TrainSettings, dist: Dist, n_train: int) -> dict:
@@ -195,7 +254,6 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
     if steps_per_epoch < 1:
         raise ValueError(f"training set has {train_src.n_samples} samples, fewer than one global "
                          f"batch of ranks x batch_per_rank = {gb}")
-    decay_steps = s.decay_epochs * steps_per_epoch
     trainer = Trainer(model, s, dist, len(train_src.label_names))
     fp = fingerprint(model_cfg, s, dist, train_src.n_samples)
     ckpt = checkpoint_path(out_dir)
@@ -217,14 +275,16 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
         weights, opt_state, meta = state
         for var, w in zip(model.weights, weights):
             var.assign(w)
-        trainer.opt.set_state(opt_state)
+        trainer.set_state(opt_state)
+        meta.setdefault("best_epoch", 0)
+        meta.setdefault("best_val_loss", None)
         log.info("resumed from %s: epoch %d, step %d (%d into the epoch)", ckpt, meta["epoch"],
                  meta["step"], meta["step_in_epoch"])
     else:
         trainer.broadcast_weights()
         meta = {"epoch": 0, "step": 0, "step_in_epoch": 0, "loss_sum": 0.0, "count": 0.0,
                 "train_seconds": 0.0, "allreduce_seconds": 0.0, "history": [],
-                "sync_checked_steps": 0}
+                "sync_checked_steps": 0, "best_epoch": 0, "best_val_loss": None}
         if resume:
             log.info("--resume: no checkpoint at %s, starting from scratch", ckpt)
     meta["fingerprint"] = fp
@@ -232,8 +292,7 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
 
     def write_checkpoint() -> None:
         if dist.rank == 0:
-            save_checkpoint(ckpt, [w.numpy() for w in model.weights], trainer.opt.get_state(),
-                            meta)
+            save_checkpoint(ckpt, [w.numpy() for w in model.weights], trainer.get_state(), meta)
 
     flag = _SignalFlag()
     previous = signal.signal(signal.SIGTERM, flag)
@@ -245,10 +304,10 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
             it = iter(ds)
             ar0 = dist.allreduce_seconds
             t0 = time.perf_counter()
-            lr = poly_decay(meta["step"], s.lr, s.lr_min, decay_steps)
+            lr = s.lr_at(meta["step"], steps_per_epoch)
             while meta["step_in_epoch"] < steps_per_epoch:
                 batch = next(it, None)
-                lr = poly_decay(meta["step"], s.lr, s.lr_min, decay_steps)
+                lr = s.lr_at(meta["step"], steps_per_epoch)
                 if sigterm_at_step is not None and meta["step"] == sigterm_at_step \
                         and dist.rank == dist.size - 1:
                     signal.raise_signal(signal.SIGTERM)
@@ -258,20 +317,21 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
                 meta["loss_sum"] += loss_sum
                 meta["count"] += count
                 if check_sync:
-                    digests = dist.allgather(_weights_digest(model))
-                    if len(set(digests)) != 1:
-                        raise RuntimeError(f"weights differ between ranks after step "
-                                           f"{meta['step']}: {digests}")
+                    _check_identical(dist, trainer.vars, f"step {meta['step']}")
                     meta["sync_checked_steps"] += 1
                 if stop:
                     meta["train_seconds"] += time.perf_counter() - t0
                     meta["allreduce_seconds"] += dist.allreduce_seconds - ar0
+                    trainer.sync_stats()
                     write_checkpoint()
                     raise StopRequested(f"SIGTERM: stopped after step {meta['step']} (epoch "
                                         f"{epoch + 1}); checkpoint {ckpt}; rerun with --resume")
             meta["train_seconds"] += time.perf_counter() - t0
             meta["allreduce_seconds"] += dist.allreduce_seconds - ar0
-            val_loss, mae = trainer.validate(val_src, epoch)
+            trainer.sync_stats()
+            if check_sync:  # every weight, batch-norm statistics included
+                _check_identical(dist, model.weights, f"epoch {epoch + 1}")
+            val_loss, mae, rmse = trainer.validate(val_src, epoch)
             row = {"epoch": epoch + 1, "step": meta["step"],
                    "loss": meta["loss_sum"] / meta["count"], "val_loss": val_loss, "lr": lr,
                    "samples_per_s": meta["count"] / meta["train_seconds"],
@@ -281,7 +341,13 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
             if scale is not None and len(scale) == len(mae):
                 row.update({f"val_mae_phys_{n}": float(m * abs(sc)) for n, m, sc
                             in zip(val_src.label_names, mae, scale)})
+                row.update({f"val_rmse_phys_{n}": float(r * abs(sc)) for n, r, sc
+                            in zip(val_src.label_names, rmse, scale)})
             meta["history"].append(row)
+            if meta["best_val_loss"] is None or val_loss < meta["best_val_loss"]:
+                meta.update(best_epoch=epoch + 1, best_val_loss=val_loss)
+                if dist.rank == 0:  # before the checkpoint that records it
+                    save_weights(best_path(out_dir), model)
             meta.update(epoch=epoch + 1, step_in_epoch=0, loss_sum=0.0, count=0.0,
                         train_seconds=0.0, allreduce_seconds=0.0)
             if dist.rank == 0:
@@ -296,11 +362,40 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
         log.info("weights identical on all %d ranks after each of %d checked steps",
                  dist.size, meta["sync_checked_steps"])
     if dist.rank == 0:
+        if s.select == "best" and meta["best_epoch"] != meta["epoch"]:
+            for var, w in zip(model.weights, load_weights(best_path(out_dir))):
+                var.assign(w)
+        log.info("model.keras: weights of epoch %d (train.select %s; best validation loss "
+                 "%.6g at epoch %d)", meta["best_epoch"] if s.select == "best" else meta["epoch"],
+                 s.select, meta["best_val_loss"], meta["best_epoch"])
         export_model(model, out_dir / "model.keras")
         write_json(out_dir / "label_norm.json",
                    {"label_names": val_src.label_names, "label_norm": val_src.label_norm})
     dist.barrier()
     return meta["history"]
+
+
+def _check_identical(dist: Dist, variables, when: str) -> None:
+    """Raise if ``variables`` differ between ranks (a hash of their bytes, allgathered)."""
+    digests = dist.allgather(_weights_digest(variables))
+    if len(set(digests)) != 1:
+        raise RuntimeError(f"weights differ between ranks after {when}: {digests}")
+
+
+def best_path(out_dir: Path) -> Path:
+    """Weights of the epoch with the lowest validation loss so far."""
+    return checkpoint_path(out_dir).parent / "best.npz"
+
+
+def save_weights(path: Path, model) -> None:
+    """The model's weights as w0.. arrays of one .npz, written atomically."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **{f"w{i}": w.numpy() for i, w in enumerate(model.weights)})
+
+
+def load_weights(path: Path) -> list[np.ndarray]:
+    with np.load(path) as z:
+        return [z[f"w{i}"] for i in range(len(z.files))]
 
 
 def write_scalars(writer, row: dict, step: int) -> None:

@@ -1,4 +1,4 @@
-"""The CosmoFlow 3D CNN (Mathuriya et al. 2018, section III-A, Fig. 2, Table I).
+"""Preset ``paper``: the CosmoFlow 3D CNN (Mathuriya et al. 2018, section III-A, Fig. 2, Table I).
 
 Topology for 128^3 x 1 inputs (channels last, "valid" = no padding):
 
@@ -91,49 +91,57 @@ def _conv_out(size: int, kernel: int, stride: int, padding: str) -> int:
     return (size - kernel) // stride + 1
 
 
-def build_model(input_size: int, conv_filters: list[int], dense: list[int], leaky_slope: float,
-                n_outputs: int, n_channels: int = 1) -> "keras.Model":
-    """Build the CosmoFlow network (uncompiled Keras model, float32, channels last).
+def build(x, n_outputs: int, *, conv_filters: list[int],
+          dense: list[int], leaky_slope: float, batch_norm: bool, dropout: float,
+          pooling: str):
+    """The paper's network on the input tensor ``x`` (float32, channels last).
 
     Parameters
     ----------
-    input_size : int
-        Voxels per side of one cubic sample (128 in the paper).
+    x : Keras tensor [B, S, S, S, C]
+        The (standardised) input; S = 128 in the paper, C = 1 (one redshift) or one per redshift.
+    n_outputs : int
+        Number of predicted (normalised) parameters.
     conv_filters : list of int
         Output channels of each Conv3D layer (paper: 16, 32, 64, 128, 256, 256, 256).
     dense : list of int
         Widths of the hidden fully connected layers (see docs/model.md for the choice).
     leaky_slope : float
-        Negative slope of the leaky ReLU used after every conv and hidden dense layer
-        (paper: 0.01).
-    n_outputs : int
-        Number of predicted (normalised) parameters: 3, or 4 when H0 varies.
-    n_channels : int
-        Input channels: 1 (one redshift per sample, the paper) or one per redshift
-        (``tfrecords.redshift_channels``); only conv1's weights depend on it.
+        Negative slope of the leaky ReLU after every conv and hidden dense layer (paper: 0.01).
+    batch_norm : bool
+        Batch normalisation between each conv and its activation (the paper has none).
+    dropout : float
+        Dropout rate after each hidden dense layer (the paper: 0).
+    pooling : str
+        "avg" (the paper) or "max" for the 2^3 pools of the conv + pool blocks.
 
     Returns
     -------
-    keras.Model
-        Input ``[B, S, S, S, n_channels]``, output ``[B, n_outputs]`` (linear).
+    Keras tensor [B, n_outputs] (linear).
     """
-    specs = conv_specs(input_size, conv_filters)
+    specs = conv_specs(int(x.shape[1]), conv_filters)
     import keras  # imported here: conv_specs (config checks) must not need TensorFlow
-    from keras import layers
 
-    x_in = keras.Input(shape=(input_size, input_size, input_size, int(n_channels)), name="counts")
-    x = x_in
+    from cosmoflow.model import blocks
+
     n_pool = 0
     for i, c in enumerate(specs, start=1):
-        x = layers.Conv3D(c.filters, c.kernel, strides=c.stride, padding=c.padding,
-                          name=f"conv{i}")(x)
-        x = layers.LeakyReLU(negative_slope=leaky_slope, name=f"act{i}")(x)
+        pool = None
         if c.pool:
             n_pool += 1
-            x = layers.AveragePooling3D(pool_size=2, strides=2, name=f"pool{n_pool}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    for j, width in enumerate(dense, start=1):
-        x = layers.Dense(int(width), name=f"fc{j}")(x)
-        x = layers.LeakyReLU(negative_slope=leaky_slope, name=f"fc_act{j}")(x)
-    y = layers.Dense(int(n_outputs), name="output")(x)
-    return keras.Model(x_in, y, name="cosmoflow")
+            pool = (pooling, f"pool{n_pool}")
+        x = blocks.conv(x, i, c.filters, c.kernel, stride=c.stride, padding=c.padding,
+                        batch_norm=batch_norm, leaky_slope=leaky_slope, pool=pool)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = blocks.dense_head(x, dense, leaky_slope=leaky_slope, dropout=dropout)
+    return keras.layers.Dense(int(n_outputs), name="output")(x)
+
+
+#: Preset defaults (docs/model.md): the paper's network, 7 convs for 128^3 inputs.
+DEFAULTS = {"conv_filters": [16, 32, 64, 128, 256, 256, 256], "dense": [2048, 560],
+            "batch_norm": False, "dropout": 0.0, "pooling": "avg"}
+
+
+def check(input_size: int, conv_filters: list[int], **_) -> None:
+    """Raise ValueError (naming the key) if the convs do not fit ``input_size``."""
+    conv_specs(input_size, conv_filters)

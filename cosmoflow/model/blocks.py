@@ -1,0 +1,51 @@
+"""Layer blocks shared by the network presets (Keras functional API, channels last)."""
+from __future__ import annotations
+
+
+def conv(x, i: int, filters: int, kernel: int, *, stride: int = 1, padding: str = "same",
+         batch_norm: bool = False, leaky_slope: float = 0.01, pool: tuple[str, str] | None = None):
+    """Conv3D ``conv{i}`` [-> BatchNormalization ``bn{i}``] -> LeakyReLU ``act{i}`` [-> pool].
+
+    Parameters
+    ----------
+    x : Keras tensor [B, S, S, S, C].
+    i : int  Index in the layer names.
+    filters, kernel, stride, padding : the Conv3D's (kernel side in voxels).
+    batch_norm : bool  Normalise before the activation; the conv then has no bias (BN's shift
+        replaces it).
+    leaky_slope : float  Negative slope of the leaky ReLU.
+    pool : (kind, name) or None  A 2^3 stride-2 pool after the activation, kind "avg" or "max".
+    """
+    from keras import layers
+
+    x = layers.Conv3D(int(filters), int(kernel), strides=int(stride), padding=padding,
+                      use_bias=not batch_norm, name=f"conv{i}")(x)
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+    x = layers.LeakyReLU(negative_slope=leaky_slope, name=f"act{i}")(x)
+    if pool is not None:
+        x = pool_layer(*pool)(x)
+    return x
+
+
+def pool_layer(kind: str, name: str):
+    """A 2^3, stride-2 pooling layer: ``kind`` "avg" or "max"."""
+    from keras import layers
+
+    if kind == "avg":
+        return layers.AveragePooling3D(pool_size=2, strides=2, name=name)
+    if kind == "max":
+        return layers.MaxPooling3D(pool_size=2, strides=2, name=name)
+    raise ValueError(f"model.pooling: got {kind!r}, expected 'avg' or 'max'")
+
+
+def dense_head(x, widths: list[int], *, leaky_slope: float, dropout: float):
+    """Hidden Dense ``fc{j}`` -> LeakyReLU ``fc_act{j}`` [-> Dropout ``fc_drop{j}``] per width."""
+    from keras import layers
+
+    for j, width in enumerate(widths, start=1):
+        x = layers.Dense(int(width), name=f"fc{j}")(x)
+        x = layers.LeakyReLU(negative_slope=leaky_slope, name=f"fc_act{j}")(x)
+        if dropout > 0:
+            x = layers.Dropout(float(dropout), name=f"fc_drop{j}")(x)
+    return x

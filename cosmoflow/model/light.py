@@ -1,0 +1,42 @@
+"""Preset ``light``: a small 3D CNN for 32^3-64^3 samples (batch norm, max pooling, global
+average pooling), the kind of network that learns Omega_M and sigma_8 from 32^3 cubes of
+2 Mpc/h voxels on a workstation (../docs/model.md, "Presets").
+
+One block per entry of ``conv_filters``: Conv3D 3^3 "same" without bias -> BatchNormalization
+-> LeakyReLU, a 2^3 max pool after every block but the last; global average pooling; the
+hidden Dense layers (leaky ReLU, dropout); a linear output.
+"""
+from __future__ import annotations
+
+#: Preset defaults: 16-32-64-128 filters, one hidden Dense of 64, dropout 0.2.
+DEFAULTS = {"conv_filters": [16, 32, 64, 128], "dense": [64], "batch_norm": True,
+            "dropout": 0.2, "pooling": "max"}
+KERNEL = 3  # conv kernel side
+
+
+def check(input_size: int, conv_filters: list[int], **_) -> None:
+    """Raise ValueError (naming the key) if the pools would empty the sample."""
+    if input_size >> (len(conv_filters) - 1) < 1:
+        raise ValueError(f"model.conv_filters: {len(conv_filters) - 1} pools halve "
+                         f"model.input_size={input_size} below 1 voxel")
+
+
+def build(x, n_outputs: int, *, conv_filters: list[int],
+          dense: list[int], leaky_slope: float, batch_norm: bool, dropout: float,
+          pooling: str):
+    """The light network; the output tensor [B, n_outputs] of input ``x``.
+
+    Parameters as ``cosmoflow.model.paper.build``.
+    """
+    check(int(x.shape[1]), conv_filters)
+    import keras
+
+    from cosmoflow.model import blocks
+
+    last = len(conv_filters)
+    for i, f in enumerate(conv_filters, start=1):
+        x = blocks.conv(x, i, f, KERNEL, batch_norm=batch_norm, leaky_slope=leaky_slope,
+                        pool=None if i == last else (pooling, f"pool{i}"))
+    x = keras.layers.GlobalAveragePooling3D(name="global_pool")(x)
+    x = blocks.dense_head(x, dense, leaky_slope=leaky_slope, dropout=dropout)
+    return keras.layers.Dense(int(n_outputs), name="output")(x)
