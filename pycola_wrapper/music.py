@@ -37,7 +37,7 @@ def find_music(binary: str | None = None) -> Path:
         path = Path(binary).expanduser()
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise MusicError(f"ics.music_binary = {binary!r}: no executable file there (build one with "
-                             f"`bash ../shared/tools/music/build.sh`, or set ics.generator: builtin)")
+                             f"`bash workflow/scripts/build_music.sh`, or set ics.generator: builtin)")
         return path.resolve()
     found = shutil.which("MUSIC")
     if not found:

@@ -1,14 +1,19 @@
-"""Check 6 of specs/ics.md (parity with a real MUSIC 1.53) and the `music` generator path.
+"""Check 6 of specs/ics.md (parity with a real MUSIC 1.53), the `music` generator path and the
+MUSIC build script (workflow/scripts/build_music.sh).
 
-MUSIC is taken from $MUSIC or PATH, else built by ../shared/tools/music/build.sh into
-$MUSIC_BUILD_DIR (default /tmp/music-build; ~100 s the first time, cached after). The tests
-skip, saying why, when no binary can be had.
+MUSIC is taken from $MUSIC or PATH, else built by workflow/scripts/build_music.sh from the source
+archive $MUSIC_SOURCE or ../shared/tools/music/music-src.tar.gz, into the script's cache folder
+($MUSIC_CACHE_DIR, default ~/.cache/cosmoflow/music-1.53; ~100-200 s the first time, reused
+after). The MUSIC tests skip, saying why, when there is no binary and no archive, or when the
+build libraries are missing (the script's exit status 3); any other build failure fails.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tarfile
+import time
 from pathlib import Path
 
 import h5py
@@ -22,37 +27,119 @@ from pycola_wrapper import music_conf as mc
 from pycola_wrapper.music import MusicError, find_music, run_music
 
 ROOT = Path(__file__).resolve().parent.parent
+BUILD_SCRIPT = ROOT / "workflow" / "scripts" / "build_music.sh"
 COSMO = cm.Cosmology(Omega_m=0.3, sigma_8=0.8, n_s=0.96, H0=70.0)
 INNER = (slice(ics.PAD, -ics.PAD),) * 3
 N, BOX, Z = 64, 128.0, 9.0
+EXIT_BAD_INPUT, EXIT_MISSING_DEPS = 2, 3  # build_music.sh's exit statuses
 
 
-def _build_script() -> Path | None:
-    for base in (ROOT.parent, ROOT.parent.parent, Path("/work")):
-        script = base / "shared" / "tools" / "music" / "build.sh"
-        if script.is_file():
-            return script
+def _archive() -> Path | None:
+    """$MUSIC_SOURCE, else the shared source archive beside the clone (../shared/tools/music/)."""
+    if os.environ.get("MUSIC_SOURCE"):
+        return Path(os.environ["MUSIC_SOURCE"])
+    for base in (ROOT.parent, ROOT.parent.parent):  # a clone, or a worktree one level down
+        archive = base / "shared" / "tools" / "music" / "music-src.tar.gz"
+        if archive.is_file():
+            return archive
     return None
 
 
+def _build(archive: Path, timeout: int = 900, **env: str) -> subprocess.CompletedProcess:
+    """Run the build script on ``archive`` (through $MUSIC_SOURCE, as a user would)."""
+    return subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "MUSIC_SOURCE": str(archive), **env})
+
+
 @pytest.fixture(scope="module")
-def music_bin() -> str:
+def built_music() -> str:
+    """The binary build_music.sh builds (or reuses) from the source archive."""
+    archive = _archive()
+    if archive is None:
+        pytest.skip("no MUSIC source archive ($MUSIC_SOURCE, ../shared/tools/music/music-src.tar.gz) "
+                    "to build MUSIC from")
+    proc = _build(archive)
+    if proc.returncode == EXIT_MISSING_DEPS:
+        pytest.skip(f"MUSIC cannot be built here: {proc.stderr.strip()[-600:]}")
+    assert proc.returncode == 0, f"build_music.sh {archive} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    binary = proc.stdout.strip().splitlines()[-1]
+    assert Path(binary).is_file() and os.access(binary, os.X_OK), binary
+    return binary
+
+
+@pytest.fixture(scope="module")
+def music_bin(request) -> str:
+    """$MUSIC, else `MUSIC` on PATH, else the one built from the source archive."""
     found = os.environ.get("MUSIC") or shutil.which("MUSIC")
     if found:
         return found
-    script = _build_script()
-    if script is None:
-        pytest.skip("no MUSIC binary ($MUSIC, PATH) and no shared/tools/music/build.sh to build one")
-    env = dict(os.environ)
-    env.setdefault("MUSIC_BUILD_DIR", "/tmp/music-build")
-    try:
-        proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=900)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"building MUSIC with {script} took over 900 s")
-    binary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    if proc.returncode != 0 or not Path(binary).is_file():
-        pytest.skip(f"could not build MUSIC with {script} (rc {proc.returncode}): {proc.stderr[-800:]}")
-    return binary
+    if _archive() is None:
+        pytest.skip("no MUSIC binary ($MUSIC, PATH) and no source archive ($MUSIC_SOURCE, "
+                    "../shared/tools/music/music-src.tar.gz) to build one with workflow/scripts/build_music.sh")
+    return request.getfixturevalue("built_music")
+
+
+def test_build_script_reuses_its_build_and_prints_the_binary_last(built_music):
+    t0 = time.perf_counter()
+    proc = _build(_archive(), timeout=60)
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == built_music
+    assert "reusing" in proc.stderr and elapsed < 10, (elapsed, proc.stderr)
+    run = subprocess.run([built_music], capture_output=True, text=True, timeout=60, cwd=Path(built_music).parent)
+    assert "version 1.53" in run.stdout  # MUSIC without a .conf prints its banner and usage
+
+
+def _tarball(path: Path, files: dict[str, str]) -> Path:
+    src = path.parent / (path.name + ".d")
+    for name, text in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(text)
+    with tarfile.open(path, "w:gz") as tar:
+        for name in files:
+            tar.add(src / name, arcname=name)
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "does not exist"),
+    ("not_a_tarball", "is not a tar archive"),
+    ("no_music", "holds no MUSIC source"),
+    ("other_version", 'is not MUSIC 1.53 (its MUSIC/main.cc: #define THE_CODE_VERSION "1.60")'),
+])
+def test_build_script_rejects_bad_archives(tmp_path, case, message):
+    archive = {
+        "missing": tmp_path / "absent.tar.gz",
+        "not_a_tarball": tmp_path / "notes.tar.gz",
+        "no_music": _tarball(tmp_path / "other.tar.gz", {"src/README": "not MUSIC"}),
+        "other_version": _tarball(tmp_path / "music-1.60.tgz",
+                                  {"MUSIC/main.cc": '#define THE_CODE_VERSION "1.60"\n',
+                                   "MUSIC/Makefile": "all:\n"}),
+    }[case]
+    if case == "not_a_tarball":
+        archive.write_text("plain text")
+    proc = _build(archive, timeout=60, MUSIC_CACHE_DIR=str(tmp_path / "cache"))
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr
+    assert message in proc.stderr and str(archive) in proc.stderr
+    assert proc.stdout == "" and not (tmp_path / "cache" / "MUSIC").exists()
+
+
+def test_build_script_names_the_missing_libraries(tmp_path):
+    """A compiler that cannot build anything: every library is reported, with its Debian package."""
+    archive = _archive()
+    if archive is None:
+        archive = _tarball(tmp_path / "music.tgz", {"MUSIC/main.cc": '#define THE_CODE_VERSION "1.53"\n'})
+    proc = _build(archive, timeout=60, MUSIC_CACHE_DIR=str(tmp_path / "cache"), CXX=shutil.which("false"))
+    assert proc.returncode == EXIT_MISSING_DEPS, proc.stderr
+    for package in ("libfftw3-dev", "libgsl-dev", "libhdf5-dev", "libtirpc-dev"):
+        assert f"(apt-get install {package})" in proc.stderr, package
+    assert proc.stdout == "" and not (tmp_path / "cache" / "MUSIC").exists()
+
+
+def test_build_script_rejects_extra_arguments(tmp_path):
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT), "a.tgz", "b.tgz"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "MUSIC_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == EXIT_BAD_INPUT and "at most one argument" in proc.stderr
 
 
 def _run_music_here(binary: str, workdir: Path, conf_text: str, name: str) -> dict:
