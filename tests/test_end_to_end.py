@@ -49,9 +49,15 @@ def test_metrics_and_splits(tiny_run):
     m = json.loads((work / "results/evaluate/metrics.json").read_text())
     assert m["label_names"] == ["Omega_m", "sigma_8", "n_s"]
     assert m["n_test"] == 8 and m["n_train"] == 16  # 1 test sim x 8 sub-volumes; 2 train sims
-    for predictor in ("network", "mean", "pk_ridge"):
-        for name in m["label_names"]:
-            assert np.isfinite(m["metrics"][predictor][name]["rel_err_true"])
+    for level in ("per_sample", "per_simulation"):
+        for predictor in ("network", "mean", "pk_ridge", "summary"):
+            for name in m["label_names"]:
+                row = m[level]["metrics"][predictor][name]
+                assert np.isfinite(row["rel_err_true"]) and np.isfinite(row["r2_prior"])
+                assert len(row["interval"]["rmse"]) == 2
+        assert set(m[level]["comparisons"]) == {"network_vs_mean", "network_vs_pk_ridge", "network_vs_summary"}
+        assert set(m[level]["best_baseline"]) == set(m["label_names"])
+    assert m["n_test_sims"] == 1 and any("few test simulations" in w for w in m["warnings"])
     sims = {s: set(json.loads((work / f"results/tfrecords/{s}/manifest.json").read_text())["sims"])
             for s in ("train", "val", "test")}
     assert not (sims["train"] & sims["val"] or sims["train"] & sims["test"] or sims["val"] & sims["test"])

@@ -122,3 +122,66 @@ def test_ridge_pk_of_two_redshifts_measures_growth():
         model = baselines.RidgePk(1e-4).fit(feats[:30], r[:30, None])
         err = np.abs(model.predict(feats[30:])[:, 0] - r[30:]).mean()
         assert (err < 0.1 * base) if good else (err > 0.5 * base), (good, err, base)
+
+
+def test_stage_writes_metrics_with_intervals_comparisons_and_the_summary_baseline(tmp_path):
+    """The evaluate stage on tiny synthetic records (4 training simulations, 1 test simulation)
+    and a trivial Keras model: metrics.json has both levels, every predictor with intervals and
+    r2_prior, the network against each baseline, the best baseline, and the few-simulations
+    warning; predictions.csv has the summary baseline's columns."""
+    import csv
+    import json
+
+    import keras
+
+    from cosmoflow.evaluate import stage
+    from datagen import make_splits, small_config
+
+    cfg = small_config()
+    cfg["evaluate"].update(n_bootstrap=200, pk_bins=24,  # 24 shells in 16^3 cubes: some empty (NaN)
+                           summary={**cfg["evaluate"]["summary"], "max_iter": [5, 10]})
+    make_splits(tmp_path, cfg)
+    inp = keras.Input((16, 16, 16, 1))
+    model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling3D()(inp)))
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,1.0,1.1\n1,0.5,0.7\n")
+    out = tmp_path / "evaluate"
+    stage.run(model=str(tmp_path / "model.keras"), test_manifest=str(tmp_path / "tfrecords/test"),
+              train_manifest=str(tmp_path / "tfrecords/train"), history=str(tmp_path / "history.csv"),
+              voxel_files=[], power_tables=[], config=cfg, out_dir=str(out))
+    m = json.loads((out / "metrics.json").read_text())
+    names = m["label_names"]
+    assert m["n_test_sims"] == 1 and m["n_train_sims"] == 4 and m["n_test"] == 8
+    assert any("few test simulations" in w and "intervals are wide" in w for w in m["warnings"])
+    assert set(m["sd_prior"]) == set(names) and set(m["summary_params"]) == set(names)
+    predictors = {"network", "mean", "pk_ridge", "summary"}
+    for level in ("per_sample", "per_simulation"):
+        block = m[level]
+        assert set(block["metrics"]) == predictors
+        for p in predictors:
+            for n in names:
+                row = block["metrics"][p][n]
+                assert all(np.isfinite(row[k]) for k in ("rel_err_true", "rmse", "r2_prior", "bias")), (p, n)
+                assert row["r2"] is None  # one test simulation: R^2 undefined, written as null
+                lo, hi = row["interval"]["rmse"]
+                assert lo <= row["rmse"] + 1e-12 and row["rmse"] <= hi + 1e-12
+        assert set(block["comparisons"]) == {"network_vs_mean", "network_vs_pk_ridge", "network_vs_summary"}
+        for n in names:
+            best = block["best_baseline"][n]
+            assert best["baseline"] in predictors - {"network"}
+            assert best["rmse"] == min(block["metrics"][b][n]["rmse"] for b in predictors - {"network"})
+            assert isinstance(best["network_beats"], bool)
+    assert m["per_simulation"]["metrics"]["network"][names[0]]["n"] == 1
+    rows = list(csv.reader((out / "predictions.csv").open()))
+    assert rows[0][-3:] == [f"summary_{n}" for n in names] and len(rows) == 9
+    assert (out / "pred_vs_true.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ridge_leaves_out_feature_columns_that_are_not_finite():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 3))
+    Y = X[:, :1] * 2.0
+    with_nan = np.concatenate([X, np.full((40, 1), np.nan)], axis=1)
+    a = baselines.RidgePk(1e-3).fit(with_nan, Y)
+    b = baselines.RidgePk(1e-3).fit(X, Y)
+    assert np.allclose(a.predict(with_nan), b.predict(X)) and np.isfinite(a.predict(with_nan)).all()

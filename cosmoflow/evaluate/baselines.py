@@ -68,6 +68,8 @@ class RidgePk:
     """Ridge regression of standardised labels on standardised log P(k) features.
 
     ``alpha`` is one penalty for every label column, or one per column (length n_labels).
+    Feature columns that are not finite in every training sample (a k shell with no mode, in
+    small cubes with many bins) are left out of the fit and of the predictions.
     """
 
     def __init__(self, alpha) -> None:
@@ -79,6 +81,8 @@ class RidgePk:
         if Y.ndim == 1:
             Y = Y[:, None]
         alphas = np.broadcast_to(self.alpha, (Y.shape[1],))
+        self.keep = np.isfinite(X).all(axis=0)
+        X = X[:, self.keep]
         self.x_mean, self.x_std = X.mean(0), X.std(0) + 1e-12
         self.y_mean = Y.mean(0)
         Z = (X - self.x_mean) / self.x_std
@@ -89,7 +93,7 @@ class RidgePk:
         return self
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        Z = (np.asarray(features, np.float64) - self.x_mean) / self.x_std
+        Z = (np.asarray(features, np.float64)[:, self.keep] - self.x_mean) / self.x_std
         return Z @ self.coef + self.y_mean
 
 

@@ -35,19 +35,34 @@ def loss_curves(history: dict[str, np.ndarray], path: str | Path) -> None:
 
 
 def predicted_vs_true(pred: np.ndarray, true: np.ndarray, names: list[str], path: str | Path,
-                      baseline: np.ndarray | None = None) -> None:
-    """One panel per parameter: prediction against truth with the identity line."""
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8))
+                      baseline: np.ndarray | None = None, baseline_labels: list[str] | None = None,
+                      rmse: dict | None = None) -> None:
+    """One panel per parameter: prediction against truth with the identity line.
+
+    Parameters
+    ----------
+    pred, true : (n, n_params) network predictions and truths, physical units.
+    baseline : (n, n_params), optional  A baseline's predictions, column j from the baseline
+        named ``baseline_labels[j]`` (e.g. the strongest baseline of each parameter).
+    rmse : {predictor: {name: (rmse, [low, high])}}, optional  Shown in each panel's title for
+        the network and that panel's baseline.
+    """
+    labels = baseline_labels or ["baseline"] * len(names)
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.1))
     for j, (ax, name) in enumerate(zip(np.atleast_1d(axes), names)):
         lo, hi = float(true[:, j].min()), float(true[:, j].max())
         pad = 0.05 * (hi - lo + 1e-12)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="identity")
         if baseline is not None:
-            ax.plot(true[:, j], baseline[:, j], "x", color="0.6", ms=4, label="P(k) baseline")
+            ax.plot(true[:, j], baseline[:, j], "x", color="0.6", ms=4, label=f"best baseline: {labels[j]}")
         ax.plot(true[:, j], pred[:, j], "o", ms=4, label="network")
         ax.set_xlabel(f"true {LATEX.get(name, name)}")
         ax.set_ylabel(f"predicted {LATEX.get(name, name)}")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
+        if rmse is not None:
+            shown = ["network"] + ([labels[j]] if baseline is not None else [])
+            ax.set_title("\n".join(f"{p} RMSE {rmse[p][name][0]:.4f} [{rmse[p][name][1][0]:.4f}, "
+                                   f"{rmse[p][name][1][1]:.4f}]" for p in shown), fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
 
