@@ -59,12 +59,55 @@ def test_step_convergence_10_vs_40():
     assert np.abs(p10[sel] / p40[sel] - 1).max() < 0.005
 
 
-def test_momentum_conserved_and_mass_painted():
-    n, box = 32, 64.0
+def _cic_reference(pos: np.ndarray, m: int, box: float) -> np.ndarray:
+    """Plain numpy CIC (float64, mesh point i at x = i box / m, periodic): the density painted."""
+    u = pos.astype(np.float64) * (m / box)
+    lo = np.floor(u)
+    w_hi = u - lo
+    lo = lo.astype(np.int64) % m
+    mesh = np.zeros((m, m, m))
+    for corner in np.ndindex(2, 2, 2):
+        idx = tuple((lo[:, d] + corner[d]) % m for d in range(3))
+        weight = np.prod([w_hi[:, d] if corner[d] else 1 - w_hi[:, d] for d in range(3)], axis=0)
+        np.add.at(mesh, idx, weight)
+    return mesh
+
+
+def test_momentum_conserved_and_mass_painted(monkeypatch):
+    """Every step paints the CIC density of the positions it has reached (all N^3 particles'
+    mass, on the gridscale x N mesh) and turns it into a contrast of mean 0; the mean
+    momentum stays 0 (up to round-off) all along."""
+    n, box, gridscale, n_steps = 32, 64.0, 2, 10
+    m = gridscale * n
     psi1, psi2, cosmo = ics(n, box)
+    painted = []  # per step: (mesh as painted, the contrast made of it, its factor)
+    to_delta = cola._to_delta
+
+    def recording_to_delta(mesh, factor):
+        before = mesh.copy()
+        to_delta(mesh, factor)
+        painted.append((before, mesh.copy(), float(factor)))
+
+    monkeypatch.setattr(cola, "_to_delta", recording_to_delta)
     infos = []
-    _run(psi1, psi2, cosmo, box, progress=infos.append)
-    assert [i.step for i in infos] == list(range(1, 11))
+    a_steps = cola.step_scale_factors(0.1, n_steps)
+    # snapshots at every step's start: the positions that step paints (extra outputs never
+    # change the run, see test_snapshots_wrapped_float32_and_ordered)
+    snaps = _run(psi1, psi2, cosmo, box, n_steps=n_steps, gridscale=gridscale, progress=infos.append,
+                 a_out=a_steps)
+    assert len(painted) == n_steps
+    for k, (mesh, delta, factor) in enumerate(painted):
+        assert mesh.shape == (m, m, m) and mesh.min() >= 0
+        assert mesh.sum(dtype=np.float64) == pytest.approx(n**3, rel=1e-5), k  # all the mass
+        expected = _cic_reference(snaps[float(a_steps[k])], m, box)
+        np.testing.assert_allclose(mesh, expected, rtol=1e-5, atol=1e-5 * expected.max(), err_msg=f"step {k}")
+        assert factor == pytest.approx(m**3 / n**3)  # mean density 1 per cell -> contrast
+        np.testing.assert_allclose(delta, mesh * np.float32(factor) - 1, atol=1e-6)
+        assert abs(delta.mean(dtype=np.float64)) < 1e-5 and delta.min() >= -1.0 - 1e-6, k
+    # the field grows: the contrast's rms rises from step to step
+    rms = [d.std(dtype=np.float64) for _, d, _ in painted]
+    assert all(b > a for a, b in zip(rms, rms[1:])), rms
+    assert [i.step for i in infos] == list(range(1, n_steps + 1))
     assert infos[-1].a == pytest.approx(1.0)
     for info in infos:
         assert info.rms_velocity > 0

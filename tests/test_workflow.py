@@ -73,24 +73,67 @@ def test_paper_config_dry_run_plans_every_simulation(tmp_path):
     assert int(counts["power_spectrum"]) == 1579
 
 
-RULE = re.compile(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", re.M)
+# a rule, named (`rule x:`) or anonymous with a `name:` directive (rules defined in a loop), at any
+# indentation; its body is every following line indented deeper (or blank)
+RULE = re.compile(r"^(?P<indent>[ \t]*)rule(?: (?P<name>\w+))?:\n(?P<body>(?:(?P=indent)[ \t]+\S.*\n|[ \t]*\n)*)",
+                  re.M)
+TARGET_DIRECTIVES = {"input", "localrule", "default_target"}  # a stage's target rule, `all`
 
 
-def test_every_rule_has_log_benchmark_conda_threads_resources():
-    smk = sorted((ROOT / "workflow/rules").glob("*.smk"))
-    assert smk
-    checked = 0
-    for path in smk:
-        for name, body in RULE.findall(path.read_text()):
-            directives = set(re.findall(r"^    (\w+):", body, re.M))
-            if directives <= {"input", "localrule"}:  # a stage's target rule
-                continue
-            missing = {"output", "log", "benchmark", "conda", "threads", "resources"} - directives
-            assert not missing, f"{path.name}: rule {name} lacks {sorted(missing)}"
-            env = re.search(r'conda:\n\s+"([^"]+)"', body).group(1)
-            assert (path.parent / env).resolve().is_file(), f"{path.name}: rule {name}: {env} missing"
-            checked += 1
-    assert checked >= 2
+def _parse_rules(text: str) -> list[tuple[str, str, set]]:
+    """(name, body, directives) of every rule defined in a workflow file's text; a loop's
+    ``name: f"tfrecords_{_split}"`` is returned as the template ``tfrecords_{_split}``."""
+    found = []
+    for m in RULE.finditer(text):
+        body, step = m["body"], m["indent"] + "    "
+        name = m["name"]
+        if name is None:
+            declared = re.search(rf'^{step}name:\s*\n?\s*f?"([^"]+)"', body, re.M)
+            assert declared, f"an anonymous rule without a name: directive:\n{body}"
+            name = declared.group(1)
+        found.append((name, body, set(re.findall(rf"^{step}(\w+):", body, re.M))))
+    return found
+
+
+def _template_matches(template: str, rule: str) -> bool:
+    """Whether a rule name fits a name template (each ``{...}`` standing for a word)."""
+    return re.fullmatch("".join(r"\w+" if part.startswith("{") else re.escape(part)
+                                for part in re.split(r"(\{[^}]*\})", template)), rule) is not None
+
+
+def test_every_rule_has_log_benchmark_conda_threads_resources(tmp_path):
+    """Every rule Snakemake knows (those made in a loop too, e.g. tfrecords_{split}) has
+    output, log, benchmark, conda (an existing file), threads and resources; target rules
+    (input only) are exempt."""
+    listed = run_snakemake(tmp_path, "--list-rules").stdout.split()
+    assert {"tfrecords_train", "tfrecords_val", "tfrecords_test", "train", "evaluate"} <= set(listed), listed
+    definitions = [(path.name, *rule)
+                   for path in [ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk"))]
+                   for rule in _parse_rules(path.read_text())]
+    checked = []
+    for rule in listed:
+        matches = [d for d in definitions if _template_matches(d[1], rule)]
+        assert len(matches) == 1, f"rule {rule}: {len(matches)} definitions in the workflow files"
+        file, _, body, directives = matches[0]
+        if directives <= TARGET_DIRECTIVES:
+            continue
+        missing = {"output", "log", "benchmark", "conda", "threads", "resources"} - directives
+        assert not missing, f"{file}: rule {rule} lacks {sorted(missing)}"
+        env = re.search(r'conda:\n\s+"([^"]+)"', body).group(1)
+        assert (ROOT / "workflow/rules" / env).resolve().is_file(), f"{file}: rule {rule}: {env} missing"
+        checked.append(rule)
+    assert {"tfrecords_train", "tfrecords_val", "tfrecords_test", "cola", "train"} <= set(checked), checked
+
+
+def test_rule_parser_sees_loop_rules_and_their_directives():
+    """What the conventions test relies on: a loop-defined rule is found with its own
+    directives (here no log), and its name template matches the names the loop makes."""
+    text = ('for _s in ("a", "b"):\n\n    rule:\n        name:\n            f"x_{_s}"\n'
+            '        output:\n            "o"\n        threads: 1\n\n\nrule y:\n    input:\n        "i"\n')
+    assert [(name, directives) for name, _, directives in _parse_rules(text)] == [
+        ("x_{_s}", {"name", "output", "threads"}), ("y", {"input"})]
+    assert _template_matches("x_{_s}", "x_a") and not _template_matches("x_{_s}", "y_a")
+    assert not _template_matches("x_{_s}", "x_") and _template_matches("y", "y")
 
 
 def _pins(text: str) -> dict:
@@ -116,3 +159,63 @@ def test_env_files_match_the_pinned_dependencies():
                 name = name.replace("tensorflow", "tensorflow-cpu") if name == "tensorflow" else name
                 if name in pyproject:
                     assert pyproject[name] == version, f"{env.name}: {name} {version} != {pyproject[name]}"
+
+
+def _readme_outputs() -> dict[str, list[str]]:
+    """The README's `make run` outputs block: listed path -> the file names its description
+    names (``results/sims/{sim}/  cosmology.json, music.conf, ...``)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### What `make run` gives"):]
+    block = re.search(r"```\n(.*?)```", section, re.S).group(1)
+    entries: dict[str, list[str]] = {}
+    last = None
+    for line in block.splitlines():
+        if line.startswith("results/"):
+            paths, description = (re.split(r"\s{2,}", line, maxsplit=1) + [""])[:2]
+            for last in paths.split(", "):
+                entries[last] = []
+        else:
+            description = line  # a description continued on the next line
+        entries[last] += re.findall(r"[\w{}.]+\.[a-z]\w*\b", description)
+    return entries
+
+
+def _path_regex(path: str) -> str:
+    """`results/sims/{sim}/` -> a regex: {sim} a simulation, {a,b} either, <id> any name."""
+    out = ""
+    for part in re.split(r"(\{[^}]*\}|<[^>]*>)", path):
+        if part == "{sim}":
+            out += r"\d{5}"
+        elif part.startswith("{"):
+            out += "(?:" + "|".join(map(re.escape, part[1:-1].split(","))) + ")"
+        elif part.startswith("<"):
+            out += r"[^/]+"
+        else:
+            out += re.escape(part)
+    return out
+
+
+def test_default_target_builds_what_the_readme_lists(tmp_path):
+    """`make run` (snakemake's default target on config/config.yaml, here a dry run) plans every
+    file the README lists as its output, results/cosmologies.csv included (the `sample` job)."""
+    # --summary: a dry run listing every output file of the default target's jobs, one row each
+    summary = run_snakemake(tmp_path, "--summary", configfiles=(ROOT / "config" / "config.yaml",))
+    rows = {row[0]: row for row in (line.split("\t") for line in summary.stdout.splitlines()[1:]) if len(row) > 5}
+    outputs = set(rows)
+    assert rows["results/cosmologies.csv"][2] == "sample", summary.stdout[:2000]
+    assert rows["results/evaluate/metrics.json"][2] == "evaluate"
+    assert {row[5] for row in rows.values()} == {"update pending"}  # all planned (empty folder)
+    listed = _readme_outputs()
+    assert "results/cosmologies.csv" in listed and "results/evaluate/" in listed, listed
+    for path, names in listed.items():
+        if path in ("results/logs/", "results/benchmarks/"):  # every rule has both (conventions test)
+            continue
+        regex = _path_regex(path)
+        if not path.endswith("/"):
+            assert any(re.fullmatch(regex, f) for f in outputs), f"README lists {path}: not made by `make run`"
+            continue
+        inside = [f for f in outputs if re.match(regex, f)]
+        assert inside, f"README lists {path}: `make run` makes nothing there"
+        for name in names:
+            assert any(re.fullmatch(regex + r"(?:.*/)?" + re.escape(name), f) for f in inside), \
+                f"README lists {name} in {path}: not made by `make run`"

@@ -64,8 +64,9 @@ STAGE_OUTPUTS = {}  # stage name -> function returning its outputs; filled by ea
 
 
 def final_outputs() -> list:
-    """Outputs of the last stage that exists (what `snakemake` / `make run` builds)."""
-    return stage_outputs(list(STAGE_OUTPUTS)[-1])
+    """What `snakemake` / `make run` builds: the outputs of the last stage that exists, and the
+    cosmology table (cosmologies.csv, which no later stage reads)."""
+    return stage_outputs(list(STAGE_OUTPUTS)[-1]) + stage_outputs("cosmologies")
 
 
 def maybe_temp(path: str, keep: bool):
