@@ -1,4 +1,5 @@
 """The `train` rule (Snakemake dry run) and its conda env file."""
+import json
 import re
 import sys
 from pathlib import Path
@@ -26,8 +27,16 @@ def test_rule_dry_run_uses_the_venv_mpiexec(tmp_path):
     out = proc.stdout + proc.stderr
     venv_bin = re.escape(str(Path(sys.executable).parent))
     # the venv's mpiexec and the venv's Python (the one running Snakemake), not PATH's
-    assert re.search(venv_bin + r"/mpiexec -n 2 " + venv_bin + r"/python[\d.]* -m cosmoflow.train "
-                     r"--config-json '\{.*\}' "
-                     r"--train-manifest \S*tfrecords/train/manifest.json", out), out[-3000:]
-    assert "--ranks 2 --resume" in out
-    assert "results/train" in out
+    m = re.search(venv_bin + r"/mpiexec -n 2 " + venv_bin + r"/python[\d.]* -m cosmoflow.train "
+                  r"--config-json '(\{.*?\})' --set train.threads_per_rank=1 "
+                  r"--train-manifest results/tfrecords/train/manifest.json "
+                  r"--val-manifest results/tfrecords/val/manifest.json "
+                  r"--out results/train --runs results/train/runs --ranks 2 2> ", out)
+    assert m, out[-3000:]
+    # each run in its own folder under results/train/runs (resumed there only when unfinished)
+    assert "--resume" not in out
+    # what the run depends on (a rerun trigger): not the thread count nor the launcher
+    cfg = json.loads(m.group(1))
+    assert set(cfg) == {"model", "data", "train"}
+    assert {"threads_per_rank", "mpi"}.isdisjoint(cfg["train"])
+    assert cfg["train"]["epochs"] == 2 and cfg["model"]["input_size"] == 16

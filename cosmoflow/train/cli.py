@@ -7,6 +7,13 @@ Launch with the MPI launcher that belongs to the Python running it, e.g. locally
         --val-manifest results/tfrecords/val/manifest.json --out results/train --ranks 2
 
 ``--ranks`` must equal the MPI world size, otherwise every rank exits with status 2.
+
+With ``--runs DIR`` (what the Snakemake rule uses) each run trains in its own folder
+``DIR/<id>-<n>/``, the id being a digest of the model, data and train sections and of the input
+manifests (``cosmoflow.train.runs``): an unfinished run of the same id is resumed, otherwise a
+new one starts from scratch; once finished, its model.keras, label_norm.json and history.csv
+are copied to ``--out``. Without ``--runs``, ``--out`` is the run folder itself (``--resume``
+continues from its checkpoint).
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -37,12 +45,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ranks", type=int, help="expected MPI world size (default: train.ranks)")
     p.add_argument("--resume", action="store_true",
                    help="continue from <out>/checkpoint/checkpoint.npz if it exists")
+    p.add_argument("--runs", metavar="DIR",
+                   help="train in DIR/<run id>-<attempt>/ (resumed when unfinished, else a new "
+                        "attempt from scratch) and copy the finished run's model.keras, "
+                        "label_norm.json and history.csv to --out")
+    p.add_argument("--fresh", action="store_true",
+                   help="with --runs: start a new attempt even if the newest one of this run "
+                        "id is unfinished")
     p.add_argument("--check-sync", action="store_true",
                    help="after every step compare a hash of the weights across ranks")
     p.add_argument("--debug-sigterm-at-step", type=int, default=None,
                    help="the last rank sends itself SIGTERM before this global step (tests)")
     p.add_argument("--log", help="log file (default: stderr)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.runs and args.resume:
+        p.error("--resume is implied by --runs (an unfinished run of the same id is resumed)")
+    if args.fresh and not args.runs:
+        p.error("--fresh needs --runs (without --runs, leave out --resume to start over)")
+    return args
 
 
 def load_config(args: argparse.Namespace) -> dict:
@@ -174,13 +194,45 @@ def prepare(args, cfg: dict, dist):
 
 
 def _run(args, cfg: dict, dist) -> int:
-    from cosmoflow.train.loop import train
+    from cosmoflow.train import runs
+    from cosmoflow.train.loop import StopRequested, train
 
+    log = logging.getLogger("cosmoflow.train")
     model, model_cfg, settings, train_src, val_src = prepare(args, cfg, dist)
-    logging.getLogger("cosmoflow.train").info(
-        "%d ranks x batch %d, %d threads/rank, %d parameters, %d training samples, pid %d",
-        dist.size, settings.batch_per_rank, settings.threads_per_rank, model.count_params(),
-        train_src.n_samples, os.getpid())
-    train(model, model_cfg, settings, dist, train_src, val_src, args.out, resume=args.resume,
-          check_sync=args.check_sync, sigterm_at_step=args.debug_sigterm_at_step)
+    log.info("%d ranks x batch %d, %d threads/rank, %d parameters, %d training samples, pid %d",
+             dist.size, settings.batch_per_rank, settings.threads_per_rank, model.count_params(),
+             train_src.n_samples, os.getpid())
+    inputs = runs.inputs_of(args.train_manifest, args.val_manifest, args.synthetic)
+    out, resume, run_dir = args.out, args.resume, None
+    if args.runs:
+        ident = runs.identity(model_cfg, cfg["data"], cfg["train"], inputs)
+        choice = None
+        if dist.rank == 0:
+            path, resume = runs.select(args.runs, runs.run_id(ident), fresh=args.fresh)
+            choice = (str(path), resume)
+            sources = ({"synthetic": args.synthetic} if args.synthetic else
+                       {"train": args.train_manifest, "val": args.val_manifest})
+            runs.start(path, ident, cfg, resume=resume, sources=sources, world_size=dist.size)
+            handler = logging.FileHandler(path / "train.log")   # appended to on every resume
+            handler.setFormatter(logging.getLogger().handlers[0].formatter)
+            logging.getLogger().addHandler(handler)
+        run_dir, resume = dist.bcast(choice)
+        out = run_dir
+        log.info("run %s: %s (%s)", Path(run_dir).name, run_dir,
+                 "resuming the unfinished attempt" if resume else "from scratch")
+    try:
+        history = train(model, model_cfg, settings, dist, train_src, val_src, out, resume=resume,
+                        check_sync=args.check_sync, sigterm_at_step=args.debug_sigterm_at_step,
+                        data={"config": cfg["data"], "inputs": inputs})
+    except BaseException as err:
+        if run_dir is not None and dist.rank == 0:
+            stopped = isinstance(err, (StopRequested, KeyboardInterrupt))
+            runs.end(run_dir, "stopped" if stopped else "failed", error=f"{type(err).__name__}: "
+                     f"{err}")
+        raise
+    if run_dir is not None and dist.rank == 0:
+        runs.end(run_dir, "finished", history=history)
+        runs.publish(run_dir, args.out)
+        log.info("run %s finished; %s copied to %s", Path(run_dir).name,
+                 ", ".join(runs.PUBLISHED), args.out)
     return 0

@@ -227,16 +227,23 @@ class Trainer:
         return float(acc[0] / acc[1]), acc[2:2 + L] / acc[1], np.sqrt(acc[2 + L:] / acc[1])
 
 
-def fingerprint(model_cfg: dict, s: TrainSettings, dist: Dist, n_train: int) -> dict:
-    """What a checkpoint must agree with to be resumed (epochs may grow)."""
+def fingerprint(model_cfg: dict, s: TrainSettings, dist: Dist, n_train: int,
+                data: dict | None = None) -> dict:
+    """What a checkpoint must agree with to be resumed (epochs may grow): the model, the train
+    settings, world size, training-set size and ``data`` (the data section and the input
+    manifests' digests, see cosmoflow.train.runs; the CLI always passes it)."""
     keep = {k: v for k, v in asdict(s).items()
             if k not in ("epochs", "threads_per_rank", "mpi", "jit_compile")}
-    return {"model": model_cfg, "train": keep, "world_size": dist.size, "n_train": n_train}
+    fp = {"model": model_cfg, "train": keep, "world_size": dist.size, "n_train": n_train}
+    if data is not None:
+        fp["data"] = data
+    return fp
 
 
 def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src: DataSource,
           val_src: DataSource, out_dir: str | Path, *, resume: bool = False,
-          check_sync: bool = False, sigterm_at_step: int | None = None) -> list[dict]:
+          check_sync: bool = False, sigterm_at_step: int | None = None,
+          data: dict | None = None) -> list[dict]:
     """Train ``model`` data-parallel; return the per-epoch history (identical on all ranks).
 
     Rank 0 alone writes ``out_dir``: ``history.csv``, ``tensorboard/``, ``checkpoint/`` (every
@@ -246,6 +253,8 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
     ------
     StopRequested
         After SIGTERM (on any rank): the checkpoint of the current step is written.
+
+    ``data`` (what the data are, see ``fingerprint``) must match the checkpoint's to resume.
     """
     out_dir = Path(out_dir)
     s = settings
@@ -255,7 +264,7 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
         raise ValueError(f"training set has {train_src.n_samples} samples, fewer than one global "
                          f"batch of ranks x batch_per_rank = {gb}")
     trainer = Trainer(model, s, dist, len(train_src.label_names))
-    fp = fingerprint(model_cfg, s, dist, train_src.n_samples)
+    fp = fingerprint(model_cfg, s, dist, train_src.n_samples, data)
     ckpt = checkpoint_path(out_dir)
     writer = None
     if dist.rank == 0:

@@ -14,6 +14,16 @@ TRAIN_MPI = (str(_VENV_MPIEXEC)
              else str(config["train"]["mpi"]))
 
 
+# What the run depends on (a rerun trigger): the model, train and data sections less the thread
+# count and launcher, which do not change the results (they travel as resources). Each run
+# trains in its own folder results/train/runs/<id>-<n>/ (cosmoflow/train/runs.py: the id is a
+# digest of these sections and of the manifests); only a finished run's files are copied to the
+# declared outputs, so a failed or forced rerun never destroys an earlier run's model.
+TRAIN_IDENTITY = {k: config[k] for k in ("model", "data")}
+TRAIN_IDENTITY["train"] = {k: v for k, v in config["train"].items()
+                           if k not in ("threads_per_rank", "mpi")}
+
+
 rule train:
     input:
         train=f"{RESULTS}/tfrecords/train/manifest.json",
@@ -23,8 +33,9 @@ rule train:
         label_norm=f"{RESULTS}/train/label_norm.json",
         history=f"{RESULTS}/train/history.csv",
     params:
-        cfg=json.dumps({k: config[k] for k in ("model", "train", "data")}),
+        cfg=json.dumps(TRAIN_IDENTITY, sort_keys=True),
         out=lambda w, output: str(Path(output.model).parent),
+        runs=f"{RESULTS}/train/runs",
     log:
         f"{RESULTS}/logs/train/train.log",
     benchmark:
@@ -39,10 +50,12 @@ rule train:
     conda:
         "../../envs/train.yaml"
     shell:
-        # --resume: a job killed by Slurm's time limit (SIGTERM -> checkpoint) continues
+        # --runs: an unfinished run of the same id (killed by SIGKILL, or by Slurm's time limit:
+        # SIGTERM -> checkpoint) is resumed; a finished one never is (--forcerun retrains)
         "{resources.mpi} -n {resources.tasks} {PYTHON} -m cosmoflow.train "
-        "--config-json {params.cfg:q} --train-manifest {input.train} "
-        "--val-manifest {input.val} --out {params.out} --ranks {resources.tasks} --resume "
+        "--config-json {params.cfg:q} --set train.threads_per_rank={resources.cpus_per_task} "
+        "--train-manifest {input.train} --val-manifest {input.val} "
+        "--out {params.out} --runs {params.runs} --ranks {resources.tasks} "
         "2> {log}"
 
 
