@@ -12,7 +12,8 @@ import numpy as np  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 
-LATEX = {"Omega_m": r"$\Omega_M$", "sigma_8": r"$\sigma_8$", "n_s": r"$n_s$", "H0": r"$H_0$"}
+LATEX = {"Omega_m": r"$\Omega_M$", "sigma_8": r"$\sigma_8$", "n_s": r"$n_s$", "H0": r"$H_0$",
+         "A_s": r"$A_s$", "h": r"$h$", "Omega_b": r"$\Omega_b$"}
 
 
 def _save(fig, path: str | Path) -> None:

@@ -11,7 +11,7 @@ from cosmoflow.model.paper import ConvSpec, conv_specs, recommended_blocks
 from cosmoflow.model.summary import PAPER_TABLE_I, layer_table, train_flops
 
 PRESETS = {"paper": paper, "mlperf": mlperf, "light": light}
-OPTIONS = ("conv_filters", "dense", "batch_norm", "dropout", "pooling")
+OPTIONS = ("conv_filters", "dense", "batch_norm", "bn_momentum", "dropout", "pooling")
 
 __all__ = ["PRESETS", "ConvSpec", "build_model", "resolve", "check_model", "conv_specs",
            "recommended_blocks", "layer_table", "train_flops", "PAPER_TABLE_I"]
@@ -41,7 +41,7 @@ def check_model(model_cfg: dict) -> None:
 def build_model(input_size: int, conv_filters: list[int] | None = None,
                 dense: list[int] | None = None, leaky_slope: float = 0.01, n_outputs: int = 3,
                 n_channels: int = 1, *, preset: str = "paper", batch_norm: bool | None = None,
-                dropout: float | None = None, pooling: str | None = None,
+                bn_momentum: float | None = None, dropout: float | None = None, pooling: str | None = None,
                 input_mean=None, input_std=None) -> "keras.Model":
     """Build a preset network (uncompiled Keras model, float32, channels last).
 
@@ -49,7 +49,7 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
     ----------
     input_size : int
         Voxels per side of one cubic sample.
-    conv_filters, dense, batch_norm, dropout, pooling :
+    conv_filters, dense, batch_norm, bn_momentum, dropout, pooling :
         The preset's options (None: its default; see each preset module and docs/model.md).
     leaky_slope : float
         Negative slope of the leaky ReLUs.
@@ -70,7 +70,8 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
         Input ``[B, S, S, S, n_channels]`` named ``counts``, output ``[B, n_outputs]``.
     """
     cfg = resolve({"preset": preset, "conv_filters": conv_filters, "dense": dense,
-                   "batch_norm": batch_norm, "dropout": dropout, "pooling": pooling})
+                   "batch_norm": batch_norm, "bn_momentum": bn_momentum, "dropout": dropout,
+                   "pooling": pooling})
     import keras
     import numpy as np
 
@@ -85,5 +86,6 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
     y = PRESETS[cfg["preset"]].build(x, int(n_outputs), conv_filters=list(cfg["conv_filters"]),
                                      dense=list(cfg["dense"]), leaky_slope=float(leaky_slope),
                                      batch_norm=bool(cfg["batch_norm"]),
+                                     bn_momentum=float(cfg["bn_momentum"]),
                                      dropout=float(cfg["dropout"]), pooling=cfg["pooling"])
     return keras.Model(x_in, y, name=f"cosmoflow_{cfg['preset']}")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 
 def conv(x, i: int, filters: int, kernel: int, *, stride: int = 1, padding: str = "same",
-         batch_norm: bool = False, leaky_slope: float = 0.01, pool: tuple[str, str] | None = None):
+         batch_norm: bool = False, bn_momentum: float = 0.99, leaky_slope: float = 0.01,
+         pool: tuple[str, str] | None = None):
     """Conv3D ``conv{i}`` [-> BatchNormalization ``bn{i}``] -> LeakyReLU ``act{i}`` [-> pool].
 
     Parameters
@@ -13,6 +14,8 @@ def conv(x, i: int, filters: int, kernel: int, *, stride: int = 1, padding: str 
     filters, kernel, stride, padding : the Conv3D's (kernel side in voxels).
     batch_norm : bool  Normalise before the activation; the conv then has no bias (BN's shift
         replaces it).
+    bn_momentum : float  Momentum of batch norm's moving statistics (Keras' default 0.99 averages
+        over ~100 steps; 0.9 over ~10, which follows a fast-changing network).
     leaky_slope : float  Negative slope of the leaky ReLU.
     pool : (kind, name) or None  A 2^3 stride-2 pool after the activation, kind "avg" or "max".
     """
@@ -21,7 +24,7 @@ def conv(x, i: int, filters: int, kernel: int, *, stride: int = 1, padding: str 
     x = layers.Conv3D(int(filters), int(kernel), strides=int(stride), padding=padding,
                       use_bias=not batch_norm, name=f"conv{i}")(x)
     if batch_norm:
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.BatchNormalization(momentum=float(bn_momentum), name=f"bn{i}")(x)
     x = layers.LeakyReLU(negative_slope=leaky_slope, name=f"act{i}")(x)
     if pool is not None:
         x = pool_layer(*pool)(x)

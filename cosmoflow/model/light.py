@@ -10,7 +10,7 @@ from __future__ import annotations
 
 #: Preset defaults: 16-32-64-128 filters, one hidden Dense of 64, dropout 0.2.
 DEFAULTS = {"conv_filters": [16, 32, 64, 128], "dense": [64], "batch_norm": True,
-            "dropout": 0.2, "pooling": "max"}
+            "bn_momentum": 0.9, "dropout": 0.2, "pooling": "max"}
 KERNEL = 3  # conv kernel side
 
 
@@ -22,8 +22,8 @@ def check(input_size: int, conv_filters: list[int], **_) -> None:
 
 
 def build(x, n_outputs: int, *, conv_filters: list[int],
-          dense: list[int], leaky_slope: float, batch_norm: bool, dropout: float,
-          pooling: str):
+          dense: list[int], leaky_slope: float, batch_norm: bool, bn_momentum: float,
+          dropout: float, pooling: str):
     """The light network; the output tensor [B, n_outputs] of input ``x``.
 
     Parameters as ``cosmoflow.model.paper.build``.
@@ -35,7 +35,8 @@ def build(x, n_outputs: int, *, conv_filters: list[int],
 
     last = len(conv_filters)
     for i, f in enumerate(conv_filters, start=1):
-        x = blocks.conv(x, i, f, KERNEL, batch_norm=batch_norm, leaky_slope=leaky_slope,
+        x = blocks.conv(x, i, f, KERNEL, batch_norm=batch_norm, bn_momentum=bn_momentum,
+                        leaky_slope=leaky_slope,
                         pool=None if i == last else (pooling, f"pool{i}"))
     x = keras.layers.GlobalAveragePooling3D(name="global_pool")(x)
     x = blocks.dense_head(x, dense, leaky_slope=leaky_slope, dropout=dropout)

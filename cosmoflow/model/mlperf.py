@@ -9,7 +9,7 @@ from __future__ import annotations
 
 #: Preset defaults (the reference's ``n_conv_layers: 5, conv_size: 32``, dense 128/64, dropout 0.5).
 DEFAULTS = {"conv_filters": [32, 64, 128, 256, 512], "dense": [128, 64], "batch_norm": False,
-            "dropout": 0.5, "pooling": "max"}
+            "bn_momentum": 0.99, "dropout": 0.5, "pooling": "max"}
 KERNEL = 2          # conv kernel side (the reference's kernel_size)
 OUTPUT_SCALE = 1.2  # tanh output scaled by 1.2 (the reference)
 
@@ -23,8 +23,8 @@ def check(input_size: int, conv_filters: list[int], **_) -> None:
 
 
 def build(x, n_outputs: int, *, conv_filters: list[int],
-          dense: list[int], leaky_slope: float, batch_norm: bool, dropout: float,
-          pooling: str):
+          dense: list[int], leaky_slope: float, batch_norm: bool, bn_momentum: float,
+          dropout: float, pooling: str):
     """The MLPerf reference network; the output tensor [B, n_outputs] of input ``x``.
 
     Parameters as ``cosmoflow.model.paper.build``; the output is ``1.2 tanh(Dense(x))``.
@@ -35,7 +35,8 @@ def build(x, n_outputs: int, *, conv_filters: list[int],
     from cosmoflow.model import blocks
 
     for i, f in enumerate(conv_filters, start=1):
-        x = blocks.conv(x, i, f, KERNEL, batch_norm=batch_norm, leaky_slope=leaky_slope,
+        x = blocks.conv(x, i, f, KERNEL, batch_norm=batch_norm, bn_momentum=bn_momentum,
+                        leaky_slope=leaky_slope,
                         pool=(pooling, f"pool{i}"))
     x = keras.layers.Flatten(name="flatten")(x)
     x = blocks.dense_head(x, dense, leaky_slope=leaky_slope, dropout=dropout)

@@ -92,8 +92,8 @@ def _conv_out(size: int, kernel: int, stride: int, padding: str) -> int:
 
 
 def build(x, n_outputs: int, *, conv_filters: list[int],
-          dense: list[int], leaky_slope: float, batch_norm: bool, dropout: float,
-          pooling: str):
+          dense: list[int], leaky_slope: float, batch_norm: bool, bn_momentum: float,
+          dropout: float, pooling: str):
     """The paper's network on the input tensor ``x`` (float32, channels last).
 
     Parameters
@@ -131,7 +131,8 @@ def build(x, n_outputs: int, *, conv_filters: list[int],
             n_pool += 1
             pool = (pooling, f"pool{n_pool}")
         x = blocks.conv(x, i, c.filters, c.kernel, stride=c.stride, padding=c.padding,
-                        batch_norm=batch_norm, leaky_slope=leaky_slope, pool=pool)
+                        batch_norm=batch_norm, bn_momentum=bn_momentum,
+                        leaky_slope=leaky_slope, pool=pool)
     x = keras.layers.Flatten(name="flatten")(x)
     x = blocks.dense_head(x, dense, leaky_slope=leaky_slope, dropout=dropout)
     return keras.layers.Dense(int(n_outputs), name="output")(x)
@@ -139,7 +140,7 @@ def build(x, n_outputs: int, *, conv_filters: list[int],
 
 #: Preset defaults (docs/model.md): the paper's network, 7 convs for 128^3 inputs.
 DEFAULTS = {"conv_filters": [16, 32, 64, 128, 256, 256, 256], "dense": [2048, 560],
-            "batch_norm": False, "dropout": 0.0, "pooling": "avg"}
+            "batch_norm": False, "bn_momentum": 0.99, "dropout": 0.0, "pooling": "avg"}
 
 
 def check(input_size: int, conv_filters: list[int], **_) -> None:
