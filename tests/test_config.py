@@ -31,15 +31,29 @@ def test_paper_config_has_the_paper_scale():
     assert 12_000 <= n_samples <= 13_000
 
 
-@pytest.mark.parametrize("name, voxel", [("paper.yaml", 2.0), ("medium.yaml", 4.0), ("config.yaml", 4.0)])
+@pytest.mark.parametrize("name, voxel", [("paper.yaml", 2.0), ("medium.yaml", 4.0)])
 def test_configs_keep_the_papers_sampling(name, voxel):
-    """Every shipped config keeps the paper's 8 particles per voxel and 8 sub-volumes per box."""
+    """The paper-like configs keep the paper's 8 particles per voxel and 8 sub-volumes per box."""
     cfg = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "config" / name)
     vox = cfg["voxels"]
     assert cfg["simulation"]["box"] / vox["n_voxels"] == pytest.approx(voxel)
     assert (cfg["simulation"]["n_particles"] / vox["n_voxels"]) ** 3 == pytest.approx(8.0)
     assert (vox["n_voxels"] // vox["subvolume"]) ** 3 == 8
     assert cfg["model"]["input_size"] == vox["subvolume"]
+
+
+@pytest.mark.parametrize("name, n_test", [("config.yaml", 8), ("workstation.yaml", 32)])
+def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(name, n_test):
+    """The default and the workstation config: 2 Mpc/h voxels (the paper's), the paper's priors,
+    z = 0, 0.5, 1.5, 3 stacked as channels, 64 cubes of 32^3 per simulation, the light network."""
+    cfg = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "config" / name)
+    vox, cos = cfg["voxels"], cfg["cosmology"]
+    assert cfg["simulation"]["box"] / vox["n_voxels"] == pytest.approx(2.0)
+    assert (vox["n_voxels"] // vox["subvolume"]) ** 3 == 64
+    assert cfg["model"]["input_size"] == vox["subvolume"] == 32
+    assert cfg["cola"]["redshifts"] == [0.0, 0.5, 1.5, 3.0] and cfg["tfrecords"]["redshift_channels"]
+    assert (cos["Omega_m"], cos["sigma_8"], cos["n_s"]) == ([0.25, 0.35], [0.78, 0.95], [0.90, 1.00])
+    assert cfg["model"]["preset"] == "light" and cfg["sims"]["n_test"] == n_test
 
 
 @pytest.mark.parametrize("mutate, needle", [
@@ -70,8 +84,13 @@ def test_configs_keep_the_papers_sampling(name, voxel):
     (lambda c: c["evaluate"].update(ridge_alphas=[]), "evaluate.ridge_alphas"),
     (lambda c: c["simulation"].update(n_particles=100), "simulation.n_particles: got 100, expected a power of 2"),
     (lambda c: c["voxels"].update(n_voxels=128, subvolume=48), "n_voxels = 128 must be a multiple of subvolume = 48"),
-    (lambda c: (c["voxels"].update(subvolume=16), c["model"].update(input_size=16, conv_filters=[16, 32, 64, 128, 256, 256, 256])),
+    (lambda c: (c["voxels"].update(subvolume=16), c["model"].update(
+        preset="paper", input_size=16, conv_filters=[16, 32, 64, 128, 256, 256, 256])),
      "model.input_size=16 with 7 conv_filters: conv3 output would be empty; use 4"),
+    (lambda c: (c["voxels"].update(subvolume=16), c["model"].update(
+        preset="light", input_size=16, conv_filters=[8, 8, 8, 8, 8, 8])),
+     "model.conv_filters: 5 pools halve model.input_size=16 below 1 voxel"),
+    (lambda c: c["model"].update(preset="resnet"), "model.preset: got 'resnet', expected one of"),
 ])
 def test_bad_values_name_the_key(base, mutate, needle):
     bad = copy.deepcopy(base)
