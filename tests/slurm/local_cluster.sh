@@ -19,6 +19,8 @@ STATE=${COSMOFLOW_SLURM_STATE:-/tmp/cosmoflow-slurm}
 CONF=/etc/slurm/slurm.conf
 MARKER="# written by cosmoflow tests/slurm/local_cluster.sh"
 PARTITION=${COSMOFLOW_SLURM_PARTITION:-debug}
+# The partition's MaxTime: finite like a real cluster's, >= the training rule's 720 min.
+MAXTIME=${COSMOFLOW_SLURM_LOCAL_MAXTIME:-12:00:00}
 DAEMONS=(munged slurmctld slurmd)
 
 log() { echo "local_cluster: $*" >&2; }
@@ -100,16 +102,17 @@ SelectTypeParameters=CR_Core_Memory
 MpiDefault=none
 SchedulerType=sched/backfill
 ReturnToService=2
-# finished jobs stay visible to squeue for 300 s (executor plugin status checks)
-MinJobAge=300
+# finished jobs stay visible to squeue/scontrol for an hour: the executor plugin's status
+# checks need >= 3 x its init seconds, the tests read every job of a ~10 min run afterwards
+MinJobAge=3600
 SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
 KillWait=10
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=$MAXTIME State=UP OverSubscribe=NO
 EOF
-    log "wrote $CONF (node $host, CPUs=$cpus, RealMemory=$mem MB, partition $PARTITION)"
+    log "wrote $CONF (node $host, CPUs=$cpus, RealMemory=$mem MB, partition $PARTITION, MaxTime $MAXTIME)"
 }
 
 start_munge() {
@@ -161,6 +164,10 @@ cmd_start() {
     install_packages
     write_conf
     start_munge
+    if alive slurmctld; then
+        # already up (an earlier start): make it read the conf just written
+        scontrol reconfigure >/dev/null 2>&1 || log "scontrol reconfigure failed"
+    fi
     start_daemon slurmctld -f "$CONF"
     # let slurmctld bind its port before slurmd registers
     for _ in $(seq 1 40); do scontrol ping >/dev/null 2>&1 && break; sleep 0.25; done
