@@ -58,6 +58,19 @@ def test_metrics_and_splits(tiny_run):
         assert set(m[level]["comparisons"]) == {"network_vs_mean", "network_vs_pk_ridge", "network_vs_summary"}
         assert set(m[level]["best_baseline"]) == set(m["label_names"])
     assert m["n_test_sims"] == 1 and any("few test simulations" in w for w in m["warnings"])
+    # the network's figures are those of its predictions in predictions.csv (recomputed here)
+    import csv
+
+    with open(work / "results/evaluate/predictions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == m["n_test"]
+    for name in m["label_names"]:
+        err = np.array([float(r[f"pred_{name}"]) - float(r[f"true_{name}"]) for r in rows])
+        net = m["per_sample"]["metrics"]["network"][name]
+        assert net["rmse"] == pytest.approx(np.sqrt(np.mean(err ** 2)), rel=1e-9)
+        assert net["bias"] == pytest.approx(err.mean(), rel=1e-9, abs=1e-12)
+        lo, hi = net["interval"]["rmse"]
+        assert lo <= net["rmse"] <= hi or np.isclose(lo, hi)
     sims = {s: set(json.loads((work / f"results/tfrecords/{s}/manifest.json").read_text())["sims"])
             for s in ("train", "val", "test")}
     assert not (sims["train"] & sims["val"] or sims["train"] & sims["test"] or sims["val"] & sims["test"])
@@ -86,6 +99,18 @@ def test_rerun_does_nothing_and_one_sim_is_redone_alone(tiny_run):
     run_snakemake(work, "results/sims/00002/snapshot_z0.00.hdf5")
     assert snap.exists()
     assert (work / "results/sims/00003/snapshot_z0.00.hdf5").stat().st_mtime_ns == before
+    # and the real rerun: its split's records, the training and the evaluation are redone, the
+    # other splits' records are not
+    mtime = {p: (work / p).stat().st_mtime_ns for p in (
+        "results/tfrecords/train/manifest.json", "results/tfrecords/val/manifest.json",
+        "results/tfrecords/test/manifest.json", "results/train/model.keras",
+        "results/evaluate/metrics.json")}
+    run_snakemake(work)
+    redone = {p for p, t in mtime.items() if (work / p).stat().st_mtime_ns != t}
+    assert redone == {"results/tfrecords/train/manifest.json", "results/train/model.keras",
+                      "results/evaluate/metrics.json"}, redone
+    again = run_snakemake(work, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
 
 
 def test_report(tiny_run):
