@@ -6,7 +6,8 @@ P(k) (CLASS, z = 0, linear) + shot noise 1 / nbar give
 counted on the cube's full k lattice (k and -k are one complex mode of a real field).
 Parameters (Omega_m, sigma_8, n_s) around the middle of the paper's priors. The 1-sigma error on
 n_s is printed conditional on the others (known) and marginalised, beside the prior's standard
-deviation (0.0289). Linear theory only: a floor on what P(k) carries, not the non-linear field.
+deviation (0.0289); and the error on sigma_8 with the others known (cosmic variance of the
+cube's modes: a floor for any estimator of one box's amplitude from those scales). Linear theory only: a floor on what P(k) carries, not the non-linear field.
 
     python experiments/fisher_ns.py [--kmax 0.3]
 """
@@ -54,9 +55,11 @@ def main() -> int:
             F = 0.5 * d @ d.T     # 1/2 per lattice point (k and -k: one complex mode, 2 dof)
             j = names.index("n_s")
             cond = 1 / np.sqrt(F[j, j])
-            marg = np.sqrt(np.linalg.inv(F)[j, j])
+            marg = np.sqrt(np.diag(np.linalg.inv(F)))
+            s8_cond = 1 / np.sqrt(F[1, 1])
             print(f"cube {side:5.0f} Mpc/h, k_max {kmax:.2f} h/Mpc, {len(sel) // 2:6d} modes: "
-                  f"sigma(n_s) conditional {cond:.4f}, marginalised over Omega_m, sigma_8 {marg:.4f}")
+                  f"sigma(n_s) conditional {cond:.4f}, marginalised over Omega_m, sigma_8 "
+                  f"{marg[j]:.4f}; sigma(sigma_8) conditional {s8_cond:.4f}")
     return 0
 
 
