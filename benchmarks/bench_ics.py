@@ -7,8 +7,9 @@
 Each case runs in its own subprocess (wall time of the generation call, peak RSS from
 ru_maxrss of that process); MUSIC runs in a scratch folder on the same .conf (unigrid, EH98,
 zstart = 0, 1LPT as the original CosmoFlow runs) with OMP_NUM_THREADS = threads. MUSIC is taken
-from --music, $MUSIC, PATH or $MUSIC_BUILD_DIR/MUSIC (default /tmp/music-build); it is skipped,
-saying so, when none exists (build it with `bash ../shared/tools/music/build.sh`).
+from --music, $MUSIC, PATH or the build cache of `workflow/scripts/build_music.sh`
+($MUSIC_CACHE_DIR, default ~/.cache/cosmoflow/music-1.53); it is skipped, saying so, when none
+exists (build it with `bash workflow/scripts/build_music.sh [source archive]`).
 """
 from __future__ import annotations
 
@@ -45,9 +46,17 @@ print(json.dumps(dict(seconds=dt, cpu=cpu, rss_gb=r1.ru_maxrss / 2**20)))
 """
 
 
+def music_cache() -> Path:
+    """Where workflow/scripts/build_music.sh builds MUSIC (its MUSIC_CACHE_DIR default)."""
+    if os.environ.get("MUSIC_CACHE_DIR"):
+        return Path(os.environ["MUSIC_CACHE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "cosmoflow" / "music-1.53"
+
+
 def find_music(explicit: str | None) -> str | None:
     for cand in (explicit, os.environ.get("MUSIC"), shutil.which("MUSIC"),
-                 str(Path(os.environ.get("MUSIC_BUILD_DIR", "/tmp/music-build")) / "MUSIC")):
+                 str(music_cache() / "MUSIC")):
         if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
             return cand
     return None
@@ -85,7 +94,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="128^3 only")
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help="grid sizes (default 256 512)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--music", default=None, help="MUSIC binary (default: $MUSIC, PATH, /tmp/music-build)")
+    ap.add_argument("--music", default=None, help="MUSIC binary (default: $MUSIC, PATH, build_music.sh's cache)")
     ap.add_argument("--no-music", action="store_true", help="do not run MUSIC")
     ap.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one)")
     args = ap.parse_args(argv)
