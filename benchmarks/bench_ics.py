@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     sizes = [128] if args.quick else (args.sizes or [256, 512])
     music = None if args.no_music else find_music(args.music)
     if music is None and not args.no_music:
-        print("MUSIC: no binary found (--music, $MUSIC, PATH, $MUSIC_BUILD_DIR/MUSIC): baseline skipped")
+        print("MUSIC: no binary found (--music, $MUSIC, PATH, build_music.sh's cache): baseline skipped")
     print(f"cores: {os.cpu_count()}, threads: {args.threads}, MUSIC: {music or '-'}")
     header = (f"{'N':>5} {'builtin s':>10} {'cpu s':>7} {'RSS GB':>7} {'file GB':>8} | {'MUSIC s':>8} "
               f"{'cpu s':>7} {'RSS GB':>7} {'file GB':>8} | {'time ratio':>10} {'cpu ratio':>9} "
