@@ -19,12 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def small_config(**tfrecords) -> dict:
-    """config/config.yaml with test sizes: 32^3 particles in 64 Mpc/h, 32^3 voxels, 16^3 samples."""
+    """config/config.yaml with test sizes: 32^3 particles in 64 Mpc/h, 32^3 voxels, 16^3 samples,
+    one redshift (z = 0) per sample unless the caller asks for channels (tfrecords keys)."""
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["simulation"].update(box=64.0, n_particles=32)
     cfg["voxels"].update(n_voxels=32, subvolume=16)
     cfg["model"]["input_size"] = 16
-    cfg["tfrecords"].update(samples_per_file=5, **tfrecords)
+    cfg["cola"]["redshifts"] = [0.0]
+    cfg["tfrecords"].update(samples_per_file=5, redshift_channels=False)
+    cfg["tfrecords"].update(**tfrecords)
     cfg["sims"].update(n_sims=6, n_val=1, n_test=1)
     return cfg
 
