@@ -22,7 +22,12 @@ CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 LR, LR_MIN = 2.0e-3, 1.0e-4  # the paper's rates: the synthetic set learns fast with them
 SMALL = ["--set", "model.input_size=16", "--set", "model.conv_filters=[4,8,8,8]",
          "--set", "model.dense=[32,16]", "--set", "train.threads_per_rank=1",
-         "--set", f"train.lr={LR!r}", "--set", f"train.lr_min={LR_MIN!r}"]
+         "--set", f"train.lr={LR!r}", "--set", f"train.lr_min={LR_MIN!r}",
+         # the paper's network and recipe at batch 1 (the default config's are set per test)
+         "--set", "model.preset=paper", "--set", "train.optimizer=adam_larc",
+         "--set", "train.schedule=poly", "--set", "train.warmup_epochs=0",
+         "--set", "train.weight_decay=0.0", "--set", "train.batch_per_rank=1",
+         "--set", "train.select=last", "--set", "data.standardize=false"]
 N_TRAIN, N_VAL, EPOCHS = 64, 16, 4
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
 
