@@ -3,13 +3,14 @@
 For a cube of side L [Mpc/h], the modes k_f = 2 pi / L <= |k| <= k_max of a Gaussian field with
 P(k) (CLASS, z = 0, linear) + shot noise 1 / nbar give
     F_ij = 1/2 sum over lattice points d ln P_tot / d p_i  d ln P_tot / d p_j,
-counted on the cube's full k lattice (k and -k are one complex mode of a real field).
+counted on the cube's full k lattice (k and -k: one complex mode of a real field).
 Parameters (Omega_m, sigma_8, n_s) around the middle of the paper's priors. The 1-sigma error on
 n_s is printed conditional on the others (known) and marginalised, beside the prior's standard
 deviation (0.0289); and the error on sigma_8 with the others known (cosmic variance of the
-cube's modes: a floor for any estimator of one box's amplitude from those scales). Linear theory only: a floor on what P(k) carries, not the non-linear field.
+cube's modes: a floor for any estimator of one box's amplitude from those scales). Linear
+theory only: a floor on what P(k) carries, not the non-linear field.
 
-    python experiments/fisher_ns.py [--kmax 0.3]
+    python experiments/fisher_ns.py [--kmax 0.2 0.4 0.8]
 """
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ def check_model(model_cfg: dict) -> None:
 def build_model(input_size: int, conv_filters: list[int] | None = None,
                 dense: list[int] | None = None, leaky_slope: float = 0.01, n_outputs: int = 3,
                 n_channels: int = 1, *, preset: str = "paper", batch_norm: bool | None = None,
-                bn_momentum: float | None = None, dropout: float | None = None, pooling: str | None = None,
+                bn_momentum: float | None = None, dropout: float | None = None,
+                pooling: str | None = None,
                 input_mean=None, input_std=None) -> "keras.Model":
     """Build a preset network (uncompiled Keras model, float32, channels last).
 
