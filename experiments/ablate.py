@@ -87,9 +87,14 @@ def main() -> int:
     with open(run_dir / "history.csv") as fh:
         hist = list(csv.DictReader(fh))
     best = min(hist, key=lambda r: float(r["val_loss"]))
+    train_m = json.loads(Path(man["train"]).read_text())
+    sample = int(train_m["sample_shape"][0])
+    from cosmoflow.data.voxels import read_voxels   # the voxel size of the files used
+    _, attrs = read_voxels(next(Path(args.voxels).glob("*/z*.h5")))
+    voxels_per_box = int(attrs["n_voxels"])
     row = {"name": args.name, "redshifts": " ".join(map(str, args.redshifts)),
-           "voxel_mpc_h": cfg["simulation"]["box"] / cfg["voxels"]["n_voxels"],
-           "sample": cfg["voxels"]["subvolume"], "n_train_sims": len(json.load(open(man["train"]))["sims"]),
+           "voxel_mpc_h": cfg["simulation"]["box"] / voxels_per_box,
+           "sample": sample, "n_train_sims": len(train_m["sims"]),
            "best_epoch": best["epoch"], "epochs": len(hist), "val_loss": best["val_loss"],
            **{k: v for k, v in best.items() if k.startswith("val_rmse_phys_")},
            "train_min": round(wall / 60, 1), "records_min": round(t_data / 60, 1),
