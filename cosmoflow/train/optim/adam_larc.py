@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from cosmoflow.train.optim.base import FlatOptimizer
+from cosmoflow.train.optim.base import FlatOptimizer, adam_step
 
 
 def larc_trust(w_norm: float, g_norm: float, larc_eta: float, fallback: float) -> float:
@@ -82,14 +82,10 @@ class AdamLARC(FlatOptimizer):
         super().__init__(variables, grad_clip=grad_clip)
 
     def _update(self, w, g, slots, lr, t):
-        alpha = lr * tf.sqrt(1.0 - tf.pow(self.beta2, t)) / (1.0 - tf.pow(self.beta1, t))
         w_norm = tf.norm(w)
         g_norm = tf.norm(g)
         eta_star = tf.where((w_norm > 0.0) & (g_norm > 0.0),
                             self.larc_eta * w_norm / tf.maximum(g_norm, 1e-30),
                             self.larc_fallback)
-        g = tf.minimum(eta_star, 1.0) * g
-        m, v = slots["m"], slots["v"]
-        m.assign(self.beta1 * m + (1.0 - self.beta1) * g)
-        v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(g))
-        w.assign_sub(alpha * m / (tf.sqrt(v) + self.epsilon))
+        adam_step(w, tf.minimum(eta_star, 1.0) * g, slots["m"], slots["v"], lr, t,
+                  beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)

@@ -7,9 +7,7 @@ Per variable, t = step + 1::
 """
 from __future__ import annotations
 
-import tensorflow as tf
-
-from cosmoflow.train.optim.base import FlatOptimizer
+from cosmoflow.train.optim.base import FlatOptimizer, adam_step
 
 
 class AdamW(FlatOptimizer):
@@ -24,10 +22,7 @@ class AdamW(FlatOptimizer):
         super().__init__(variables, grad_clip=grad_clip)
 
     def _update(self, w, g, slots, lr, t):
-        alpha = lr * tf.sqrt(1.0 - tf.pow(self.beta2, t)) / (1.0 - tf.pow(self.beta1, t))
-        m, v = slots["m"], slots["v"]
         if self.weight_decay > 0 and self.decays(w):
             w.assign_sub(lr * self.weight_decay * w)
-        m.assign(self.beta1 * m + (1.0 - self.beta1) * g)
-        v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(g))
-        w.assign_sub(alpha * m / (tf.sqrt(v) + self.epsilon))
+        adam_step(w, g, slots["m"], slots["v"], lr, t,
+                  beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)

@@ -83,3 +83,13 @@ class FlatOptimizer:
             for i, s in enumerate(vs):
                 s.assign(state[f"{k}{i}"])
         self.iterations.assign(int(state["iterations"]))
+
+
+def adam_step(w, g, m, v, lr, t, *, beta1: float, beta2: float, epsilon: float) -> None:
+    """One Adam update of ``w`` with gradient ``g`` (graph code; epsilon-hat form, as Keras):
+    ``m, v`` moments updated in place, ``w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``,
+    ``t`` = step + 1. Shared by Adam + LARC and AdamW."""
+    alpha = lr * tf.sqrt(1.0 - tf.pow(beta2, t)) / (1.0 - tf.pow(beta1, t))
+    m.assign(beta1 * m + (1.0 - beta1) * g)
+    v.assign(beta2 * v + (1.0 - beta2) * tf.square(g))
+    w.assign_sub(alpha * m / (tf.sqrt(v) + epsilon))
