@@ -399,7 +399,6 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
         raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
     plan = plan_files(items, samples_per_file, split_seed(seed, split))
     files, dtype_counts = [], {d: 0 for d in DTYPES}
-    s1 = s2 = 0.0
     n_vox, max_count = 0, 0
     # per-channel sums of log1p(counts), its square, counts and their square (channel statistics
     # for the input standardisation of the training split: data.standardize)
@@ -414,8 +413,6 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
                                            compression=compression, level=compression_level))
                     dtype_counts[smallest_uint_dtype(int(counts.max())).name] += 1
                     lg = np.log1p(counts.astype(np.float64))
-                    s1 += lg.sum()
-                    s2 += np.square(lg).sum()
                     n_vox += counts.size
                     c = counts.reshape(-1, n_ch).astype(np.float64)
                     lc = lg.reshape(-1, n_ch)
@@ -431,6 +428,7 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
 
     if len(mean_counts) != 1:
         raise ValueError(f"split {split!r}: voxel files disagree on the mean count {mean_counts}")
+    s1, s2 = ch_sums[0].sum(), ch_sums[1].sum()   # every channel's log1p sums together
     log_mean = s1 / n_vox
     manifest = {
         "format": FORMAT,
