@@ -178,7 +178,7 @@ def write_builtin(conf: MusicConf, out: str | Path, table: PowerTable | None = N
 
     Returns the root attributes written.
     """
-    from cosmoflow.io import atomic_path
+    from .atomic import atomic_path
 
     p = ics_params(conf)
     check_builtin_supported(p, conf.source)

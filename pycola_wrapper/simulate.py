@@ -1,7 +1,7 @@
 """One COLA simulation of the pipeline: ics.hdf5 in, one snapshot_z{z:.2f}.hdf5 per redshift out.
 
 I/O at the edges around ``cola.evolve`` (or the optional pycola3 engine): memory check before
-anything is read, per-step progress lines, atomic snapshot writes (``cosmoflow.io.atomic_path``:
+anything is read, per-step progress lines, atomic snapshot writes (``pycola_wrapper.atomic.atomic_path``:
 a killed run leaves ``.tmp-*`` files only, never a complete-looking snapshot).
 
 Snapshot layout (the pipeline contract): dataset /positions float32 (N^3, 3) [Mpc/h] in
@@ -19,9 +19,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from cosmoflow.io import atomic_path
-
 from . import cola
+from .atomic import atomic_path
 from .cosmology import Cosmology
 
 ENGINES = ("builtin", "pycola3")
