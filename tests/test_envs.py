@@ -318,6 +318,19 @@ def script_calls(config: dict, row: dict, src: Path, out: Path) -> dict[str, tup
             input=[src / f"snapshot_z{zs[0]}.hdf5"], output=[out / f"z{zs[0]}.h5"],
             params={"n_voxels": config["voxels"]["n_voxels"], "subvolume": config["voxels"]["subvolume"]},
             wildcards={"sim": sim, "z": zs[0]})),
+        # sims.batch > 1: every stage of the simulation in one process, the same files
+        "simulate": ("simulate.py", dict(
+            output=[out / "cosmology.json", out / "power.h5", out / "music.conf", out / "transfer_camb.txt",
+                    out / "ics.hdf5"] + [out / f"snapshot_z{z}.hdf5" for z in zs] + [out / f"z{z}.h5" for z in zs],
+            params={"rows": [row], "redshifts": [float(z) for z in config["cola"]["redshifts"]],
+                    "files": {sim: {
+                        "cosmology": out / "cosmology.json", "power": out / "power.h5", "conf": out / "music.conf",
+                        "transfer": out / "transfer_camb.txt", "ics": out / "ics.hdf5",
+                        "snapshots": [out / f"snapshot_z{z}.hdf5" for z in zs],
+                        "voxels": [out / f"z{z}.h5" for z in zs],
+                        "logs": {**{s: out / f"{s}_stage.log" for s in ("cosmology", "power", "ics", "cola")},
+                                 "voxels": [out / f"voxels_z{z}.log" for z in zs]}}},
+                    "power": config["power"]})),
         "tfrecords_train": ("tfrecords.py", dict(
             input=[src / f"z{z}.h5" for z in zs],
             output={"manifest": out / "tfrecords" / "manifest.json",
@@ -337,6 +350,8 @@ def chain(tmp_path_factory):
     row = sampling.sample(config)[0]
     src = tmp_path_factory.mktemp("chain")
     for rule, (script, spec) in script_calls(config, row, src, src).items():
+        if rule == "simulate":   # the per-stage scripts make the chain; simulate is compared with it
+            continue
         run_script(sys.executable, rule, script, {**spec, "config": config}, src)
     return config, row, src
 
@@ -387,7 +402,7 @@ def test_every_env_file_is_used_and_every_entry_is_checked():
     entries = workflow_entries()
     assert {env for env, _ in entries} == set(ENV_STEMS), entries
     known = {"cosmology.py", "power.py", "sample.py", "ics.py", "cola.py", "voxels.py", "tfrecords.py",
-             "-m cosmoflow.train", "-m cosmoflow.evaluate"}
+             "simulate.py", "-m cosmoflow.train", "-m cosmoflow.evaluate"}
     assert {entry for _, entry in entries} == known, f"a new entry point: teach test_envs.py to run it: {entries}"
 
 
@@ -434,8 +449,9 @@ def test_env_runs_its_rules(stem, venvs, chain, tmp_path):
             continue
         out = tmp_path / "out"
         calls = script_calls(config, row, src, out)
-        # a loop's rules (tfrecords_{_split}) are checked with the train split's
-        rule = next(r for r in (re.sub(r"\{[^}]*\}", "train", r) for r in rules) if r in calls)
+        # a loop's rules: tfrecords_{_split} checked with the train split's, simulate_{_b:05d} as simulate
+        rule = next(r for r in rules for r in (re.sub(r"\{[^}]*\}", "train", r), re.sub(r"_\{[^}]*\}", "", r))
+                    if r in calls)
         script, spec = calls[rule]
         assert script == entry
         run_script(python, rule, script, {**spec, "config": config}, out)

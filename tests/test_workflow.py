@@ -107,6 +107,11 @@ def test_every_rule_has_log_benchmark_conda_threads_resources(tmp_path):
     (input only) are exempt."""
     listed = run_snakemake(tmp_path, "--list-rules").stdout.split()
     assert {"tfrecords_train", "tfrecords_val", "tfrecords_test", "train", "evaluate"} <= set(listed), listed
+    batched = tmp_path / "batch.yaml"   # sims.batch > 1: the batch rules replace the per-stage ones
+    batched.write_text(yaml.safe_dump({"sims": {"n_sims": 4, "n_val": 1, "n_test": 1, "batch": 2}}))
+    listed_batched = run_snakemake(tmp_path, "--list-rules", configfiles=(TINY, batched)).stdout.split()
+    assert {"simulate_00000", "simulate_00001"} <= set(listed_batched) and "cola" not in listed_batched
+    listed = sorted(set(listed) | set(listed_batched))
     definitions = [(path.name, *rule)
                    for path in [ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk"))]
                    for rule in _parse_rules(path.read_text())]
@@ -122,7 +127,7 @@ def test_every_rule_has_log_benchmark_conda_threads_resources(tmp_path):
         env = re.search(r'conda:\n\s+"([^"]+)"', body).group(1)
         assert (ROOT / "workflow/rules" / env).resolve().is_file(), f"{file}: rule {rule}: {env} missing"
         checked.append(rule)
-    assert {"tfrecords_train", "tfrecords_val", "tfrecords_test", "cola", "train"} <= set(checked), checked
+    assert {"tfrecords_train", "tfrecords_val", "tfrecords_test", "cola", "train", "simulate_00001"} <= set(checked), checked
 
 
 def test_rule_parser_sees_loop_rules_and_their_directives():

@@ -20,31 +20,33 @@ def cola_runtime_min(wildcards) -> int:
     return max(5, int(sec / 60) + 1)
 
 
-rule cola:
-    input:
-        ics=f"{RESULTS}/sims/{{sim}}/ics.hdf5",
-        power=f"{RESULTS}/power/{{sim}}.h5",
-        cosmology=f"{RESULTS}/sims/{{sim}}/cosmology.json",  # the complete row: snapshot attrs
-    output:
-        [f"{RESULTS}/sims/{{sim}}/snapshot_z{zstr(z)}.hdf5" for z in REDSHIFTS],
-    params:
-        row=lambda w: sim_row(w.sim),
-        cola=without_threads(config["cola"]),  # changing cola.threads reruns nothing
-        redshifts=REDSHIFTS,
-    log:
-        f"{RESULTS}/logs/cola/{{sim}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/cola/{{sim}}.tsv"
-    threads: config["cola"]["threads"]
-    resources:
-        mem_mb=cola_mem_mb,
-        runtime=cola_runtime_min,
-    group:
-        "simulation"
-    conda:
-        "../../envs/cola.yaml"
-    script:
-        "../scripts/cola.py"
+if not BATCHED:  # one job per stage and simulation (sims.batch 1); else workflow/rules/simulate.smk
+
+    rule cola:
+        input:
+            ics=f"{RESULTS}/sims/{{sim}}/ics.hdf5",
+            power=f"{RESULTS}/power/{{sim}}.h5",
+            cosmology=f"{RESULTS}/sims/{{sim}}/cosmology.json",  # the complete row: snapshot attrs
+        output:
+            [f"{RESULTS}/sims/{{sim}}/snapshot_z{zstr(z)}.hdf5" for z in REDSHIFTS],
+        params:
+            row=lambda w: sim_row(w.sim),
+            cola=without_threads(config["cola"]),  # changing cola.threads reruns nothing
+            redshifts=REDSHIFTS,
+        log:
+            f"{RESULTS}/logs/cola/{{sim}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/cola/{{sim}}.tsv"
+        threads: config["cola"]["threads"]
+        resources:
+            mem_mb=cola_mem_mb,
+            runtime=cola_runtime_min,
+        group:
+            "simulation"
+        conda:
+            "../../envs/cola.yaml"
+        script:
+            "../scripts/cola.py"
 
 
 STAGE_OUTPUTS["sims"] = lambda: expand(

@@ -22,6 +22,10 @@ SIMS = [sampling.sim_id(i) for i in range(config["sims"]["n_sims"])]
 _ROWS = {row["sim"]: row for row in sampling.sample(config)}
 SPLITS = {s: [sim for sim in SIMS if _ROWS[sim]["split"] == s] for s in sampling.SPLITS}
 REDSHIFTS = [float(z) for z in config["cola"]["redshifts"]]
+# sims.batch: 1 = one job per stage and simulation; K > 1 = one job per K simulations running
+# every simulation stage (workflow/rules/simulate.smk); the per-stage rules are then not defined
+BATCH = int(config["sims"]["batch"])
+BATCHED = BATCH > 1
 # The Python of the `python -m cosmoflow...` rules: the one running Snakemake (its venv, whether
 # or not that venv is on PATH), as Snakemake's own script: directive does; in a conda env or a
 # container (--sdm), that environment's `python` on PATH.

@@ -4,25 +4,27 @@
 # cosmology rule derives it with CLASS (~0.5 s), so cosmology.json and cosmologies.csv hold both.
 
 
-rule cosmology:
-    output:
-        f"{RESULTS}/sims/{{sim}}/cosmology.json",
-    params:
-        row=lambda w: sim_row(w.sim),
-    log:
-        f"{RESULTS}/logs/cosmology/{{sim}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/cosmology/{{sim}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    group:
-        "simulation"
-    conda:
-        "../../envs/power.yaml"  # CLASS
-    script:
-        "../scripts/cosmology.py"
+if not BATCHED:  # one job per stage and simulation (sims.batch 1); else workflow/rules/simulate.smk
+
+    rule cosmology:
+        output:
+            f"{RESULTS}/sims/{{sim}}/cosmology.json",
+        params:
+            row=lambda w: sim_row(w.sim),
+        log:
+            f"{RESULTS}/logs/cosmology/{{sim}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/cosmology/{{sim}}.tsv"
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=5,
+        group:
+            "simulation"
+        conda:
+            "../../envs/power.yaml"  # CLASS
+        script:
+            "../scripts/cosmology.py"
 
 
 rule sample:

@@ -9,28 +9,30 @@ def voxels_mem_mb(wildcards, threads):
     return int((12 * n + 4 * v * (threads + 2)) / 2**20) + 500
 
 
-rule voxelize:
-    input:
-        f"{RESULTS}/sims/{{sim}}/snapshot_z{{z}}.hdf5",
-    output:
-        f"{RESULTS}/voxels/{{sim}}/z{{z}}.h5",
-    log:
-        f"{RESULTS}/logs/voxels/{{sim}}_z{{z}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/voxels/{{sim}}_z{{z}}.tsv"
-    params:
-        n_voxels=config["voxels"]["n_voxels"],
-        subvolume=config["voxels"]["subvolume"],
-    threads: config["voxels"]["threads"]
-    resources:
-        mem_mb=voxels_mem_mb,
-        runtime=15,
-    group:
-        "simulation"
-    conda:
-        "../../envs/voxels.yaml"
-    script:
-        "../scripts/voxels.py"
+if not BATCHED:  # one job per stage and simulation (sims.batch 1); else workflow/rules/simulate.smk
+
+    rule voxelize:
+        input:
+            f"{RESULTS}/sims/{{sim}}/snapshot_z{{z}}.hdf5",
+        output:
+            f"{RESULTS}/voxels/{{sim}}/z{{z}}.h5",
+        log:
+            f"{RESULTS}/logs/voxels/{{sim}}_z{{z}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/voxels/{{sim}}_z{{z}}.tsv"
+        params:
+            n_voxels=config["voxels"]["n_voxels"],
+            subvolume=config["voxels"]["subvolume"],
+        threads: config["voxels"]["threads"]
+        resources:
+            mem_mb=voxels_mem_mb,
+            runtime=15,
+        group:
+            "simulation"
+        conda:
+            "../../envs/voxels.yaml"
+        script:
+            "../scripts/voxels.py"
 
 
 STAGE_OUTPUTS["voxels"] = lambda: expand(

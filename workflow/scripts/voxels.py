@@ -1,13 +1,9 @@
 """Snapshot -> voxel counts (rule voxelize). Layout: docs/data.md, "Voxels"."""
 import sys; sys.stderr = open(snakemake.log[0], "w")  # noqa: E702,F821
 from pathlib import Path
-
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1]))  # noqa: F821  (repo root)
-from cosmoflow.data.voxels import voxelize_snapshot  # noqa: E402
+from cosmoflow import sim_stages  # noqa: E402
 
 sm = snakemake  # noqa: F821
-attrs = voxelize_snapshot(sm.input[0], sm.output[0], sim=sm.wildcards.sim,
-                          n_voxels=sm.params.n_voxels, subvolume=sm.params.subvolume,
-                          threads=sm.threads)
-print(f"{sm.input[0]} -> {sm.output[0]}: {attrs['n_particles_total']} particles on "
-      f"{attrs['n_voxels']}^3 voxels, box {attrs['box']} Mpc/h, z {attrs['z']}", file=sys.stderr)
+print(sim_stages.voxelize(sm.input[0], sm.output[0], sim=sm.wildcards.sim, n_voxels=sm.params.n_voxels,
+                          subvolume=sm.params.subvolume, threads=sm.threads), file=sys.stderr)
