@@ -8,7 +8,13 @@ and appends one row (validation metrics only: the test split is not read).
 Records are written once per data variant (``--redshifts``, the voxel folder) under
 ``<out>/data/<key>/``; each run trains with ``mpiexec -n <train.ranks> python -m
 cosmoflow.train`` in ``<out>/runs/<name>/`` (resumable with the same command) and appends its
-best-epoch validation figures to ``<out>/ablation.csv``.
+best-epoch validation figures to ``<out>/ablation.csv``: RMSE per sample (``val_rmse_phys_*``,
+from the training history) and per simulation (``val_sim_rmse_phys_*``: the exported model's
+predictions averaged over each validation simulation's samples; the figure that compares rows
+of different sample sizes).
+
+    python experiments/ablate.py --rescore NAME ... (the same options)   # adds the per-simulation
+                                   # columns to an existing row from its exported model
 """
 from __future__ import annotations
 
@@ -46,6 +52,34 @@ def build_records(cfg: dict, voxels: Path, redshifts: list[float], out: Path) ->
     return paths
 
 
+def per_simulation_rmse(model: Path, manifest: Path, input_norm: str) -> dict[str, float]:
+    """RMSE (physical units) of the per-simulation mean prediction on a split, per label."""
+    import numpy as np
+
+    from cosmoflow.evaluate.stage import predict
+
+    pred, true, ids = predict(model, manifest, input_norm, batch_size=8)
+    sims = np.array([d["sim"] for d in ids])
+    names = json.loads(Path(manifest).read_text())["label_names"]
+    per = [(pred[sims == s].mean(0), true[sims == s][0]) for s in np.unique(sims)]
+    err = np.array([p - t for p, t in per])
+    return {f"val_sim_rmse_phys_{n}": float(v) for n, v in zip(names, np.sqrt((err ** 2).mean(0)))}
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Add (or replace, by name) one row of the CSV; columns are the union over rows."""
+    rows = []
+    if path.exists():
+        with open(path, newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["name"] != row["name"]]
+    rows.append(row)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, restval="")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True)
@@ -54,6 +88,8 @@ def main() -> int:
     p.add_argument("--redshifts", nargs="+", type=float, required=True)
     p.add_argument("--set", action="append", default=[], help="SECTION.KEY=VALUE for training")
     p.add_argument("--out", default="results/ablation")
+    p.add_argument("--rescore", action="store_true",
+                   help="do not train: add the per-simulation columns to the existing row NAME")
     args = p.parse_args()
 
     from cosmoflow import config as cfgmod
@@ -76,6 +112,14 @@ def main() -> int:
            "cosmoflow.train", "--config-json", json.dumps(sections), *sets,
            "--train-manifest", str(man["train"]), "--val-manifest", str(man["val"]),
            "--out", str(run_dir), "--ranks", str(ranks), "--resume"]
+    input_norm = cfg["data"]["input_norm"]
+    if args.rescore:
+        with open(out / "ablation.csv", newline="") as fh:
+            row = next(r for r in csv.DictReader(fh) if r["name"] == args.name)
+        row.update(per_simulation_rmse(run_dir / "model.keras", man["val"], input_norm))
+        append_row(out / "ablation.csv", row)
+        print(json.dumps(row))
+        return 0
     t1 = time.time()
     with open(run_dir / "train.log", "a") as log:
         rc = subprocess.run(cmd, stderr=log, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
@@ -98,13 +142,9 @@ def main() -> int:
            "best_epoch": best["epoch"], "epochs": len(hist), "val_loss": best["val_loss"],
            **{k: v for k, v in best.items() if k.startswith("val_rmse_phys_")},
            "train_min": round(wall / 60, 1), "records_min": round(t_data / 60, 1),
-           "samples_per_s": best["samples_per_s"], "set": " ".join(args.set)}
-    new = not (out / "ablation.csv").exists()
-    with open(out / "ablation.csv", "a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
+           "samples_per_s": best["samples_per_s"], "set": " ".join(args.set),
+           **per_simulation_rmse(run_dir / "model.keras", man["val"], input_norm)}
+    append_row(out / "ablation.csv", row)
     print(json.dumps(row))
     return 0
 

@@ -16,12 +16,13 @@ import json
 import logging
 import signal
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from cosmoflow.train.bn_recalibrate import recalibrate
 from cosmoflow.train.checkpoint import (atomic_path, checkpoint_path, load_checkpoint,
                                         save_checkpoint, write_csv, write_json)
 from cosmoflow.train.data import DataSource
@@ -60,12 +61,13 @@ class TrainSettings:
     momentum: float
     grad_clip: float
     select: str
+    bn_recalibrate: int = 0
 
     @classmethod
     def from_config(cls, section: dict) -> "TrainSettings":
         names = {f.name for f in fields(cls)}
         unknown = set(section) - names
-        missing = names - set(section)
+        missing = {f.name for f in fields(cls) if f.default is MISSING} - set(section)
         if unknown:
             raise KeyError(f"config train: unknown key(s) {sorted(unknown)}; valid: {sorted(names)}")
         if missing:
@@ -74,6 +76,8 @@ class TrainSettings:
         if s.epochs < 1 or s.batch_per_rank < 1 or s.decay_epochs < 1 or s.ranks < 1:
             raise ValueError(f"config train: epochs, batch_per_rank, decay_epochs and ranks must "
                              f"be >= 1 (got {section})")
+        if s.bn_recalibrate < 0:
+            raise ValueError(f"config train.bn_recalibrate: got {s.bn_recalibrate}, expected >= 0")
         if s.select not in ("best", "last"):
             raise ValueError(f"config train.select: got {s.select!r}, expected 'best' or 'last'")
         return s
@@ -234,6 +238,8 @@ def fingerprint(model_cfg: dict, s: TrainSettings, dist: Dist, n_train: int,
     manifests' digests, see cosmoflow.train.runs; the CLI always passes it)."""
     keep = {k: v for k, v in asdict(s).items()
             if k not in ("epochs", "threads_per_rank", "mpi", "jit_compile")}
+    if not keep["bn_recalibrate"]:   # off: checkpoints made before the option still resume
+        del keep["bn_recalibrate"]
     fp = {"model": model_cfg, "train": keep, "world_size": dist.size, "n_train": n_train}
     if data is not None:
         fp["data"] = data
@@ -337,6 +343,8 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
                                         f"{epoch + 1}); checkpoint {ckpt}; rerun with --resume")
             meta["train_seconds"] += time.perf_counter() - t0
             meta["allreduce_seconds"] += dist.allreduce_seconds - ar0
+            if s.bn_recalibrate:   # exact moving statistics of this epoch's weights
+                recalibrate(model, train_src.make(epoch), s.bn_recalibrate)
             trainer.sync_stats()
             if check_sync:  # every weight, batch-norm statistics included
                 _check_identical(dist, model.weights, f"epoch {epoch + 1}")
