@@ -154,8 +154,11 @@ def test_stage_writes_metrics_with_intervals_comparisons_and_the_summary_baselin
     assert m["n_test_sims"] == 1 and m["n_train_sims"] == 4 and m["n_test"] == 8
     assert any("few test simulations" in w and "intervals are wide" in w for w in m["warnings"])
     assert set(m["sd_prior"]) == set(names) and set(m["summary_params"]) == set(names)
-    predictors = {"network", "mean", "pk_ridge", "summary"}
-    for level in ("per_sample", "per_simulation"):
+    levels = {"per_sample": ({"network", "mean", "pk_ridge", "summary"}, "network"),
+              "per_simulation": ({"network", "mean", "pk_ridge", "summary", "box_pk_ridge"}, "network"),
+              "simulation_level": ({"network_box", "network", "mean", "pk_ridge", "summary", "box_pk_ridge"},
+                                   "network_box")}
+    for level, (predictors, ref) in levels.items():
         block = m[level]
         assert set(block["metrics"]) == predictors
         for p in predictors:
@@ -165,15 +168,19 @@ def test_stage_writes_metrics_with_intervals_comparisons_and_the_summary_baselin
                 assert row["r2"] is None  # one test simulation: R^2 undefined, written as null
                 lo, hi = row["interval"]["rmse"]
                 assert lo <= row["rmse"] + 1e-12 and row["rmse"] <= hi + 1e-12
-        assert set(block["comparisons"]) == {"network_vs_mean", "network_vs_pk_ridge", "network_vs_summary"}
+        assert set(block["comparisons"]) == {f"{ref}_vs_{b}" for b in predictors - {ref}}
         for n in names:
             best = block["best_baseline"][n]
-            assert best["baseline"] in predictors - {"network"}
-            assert best["rmse"] == min(block["metrics"][b][n]["rmse"] for b in predictors - {"network"})
-            assert isinstance(best["network_beats"], bool)
+            assert best["baseline"] in predictors - {ref}
+            assert best["rmse"] == min(block["metrics"][b][n]["rmse"] for b in predictors - {ref})
+            assert isinstance(best[f"{ref}_beats"], bool)
     assert m["per_simulation"]["metrics"]["network"][names[0]]["n"] == 1
     rows = list(csv.reader((out / "predictions.csv").open()))
     assert rows[0][-3:] == [f"summary_{n}" for n in names] and len(rows) == 9
+    rows = list(csv.reader((out / "predictions_simulation.csv").open()))
+    assert len(rows) == 2 and rows[0][:4] == ["sim"] + [f"true_{n}" for n in names]
+    assert rows[0][4:7] == [f"network_box_{n}" for n in names] and "box_pk_ridge_" + names[0] in rows[0]
+    assert set(m["simulation_level_alphas"]) == {"network_box", "box_pk_ridge"}
     assert (out / "pred_vs_true.png").read_bytes()[:4] == b"\x89PNG"
 
 

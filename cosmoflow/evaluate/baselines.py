@@ -29,6 +29,17 @@ def shell_power(counts: np.ndarray, side: float, n_bins: int) -> tuple[np.ndarra
     k : (n_bins,) bin centres [h/Mpc];  pk : (n_bins,) [(Mpc/h)^3] (NaN for an empty bin).
     """
     s = counts.shape[0]
+    edges = np.linspace(2 * np.pi / side, np.pi * s / side, n_bins + 1)
+    return band_power(counts, side, edges)
+
+
+def band_power(counts: np.ndarray, side: float, edges) -> tuple[np.ndarray, np.ndarray]:
+    """P(k) of the overdensity of a count cube averaged over the modes in each band
+    [edges[i], edges[i + 1]) [h/Mpc]: (mean k of the band's modes, mean power [(Mpc/h)^3]),
+    NaN for a band without modes."""
+    s = counts.shape[0]
+    edges = np.asarray(edges, np.float64)
+    n_bins = len(edges) - 1
     delta = counts.astype(np.float32) / np.float32(counts.mean()) - 1.0
     dk = sfft.rfftn(delta, workers=-1)
     power = (np.abs(dk) ** 2).astype(np.float64) * side**3 / s**6
@@ -40,8 +51,6 @@ def shell_power(counts: np.ndarray, side: float, n_bins: int) -> tuple[np.ndarra
     if s % 2 == 0:
         weight[-1] = 1.0
     weight = np.broadcast_to(weight, kmag.shape)
-    k_ny = np.pi * s / side
-    edges = np.linspace(2 * np.pi / side, k_ny, n_bins + 1)
     idx = np.digitize(kmag.ravel(), edges) - 1
     ok = (idx >= 0) & (idx < n_bins)
     nmodes = np.bincount(idx[ok], weights=weight.ravel()[ok], minlength=n_bins)

@@ -109,9 +109,19 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     preds = {"network": pred, "mean": mean_pred[idx], "pk_ridge": pk_pred[idx], SUMMARY: summary_pred[idx]}
     groups = np.array([d["sim"] for d in ids])
     n_test_sims = len(np.unique(groups))
+    prior_sd = bootstrap.sd_prior(test_m["label_norm"], names)
     judged = bootstrap.judge_both_levels(
         preds, true, groups, names, n_resamples=int(ev["n_bootstrap"]), seed=int(ev["bootstrap_seed"]),
-        confidence=float(ev["confidence"]), prior_sd=bootstrap.sd_prior(test_m["label_norm"], names))
+        confidence=float(ev["confidence"]), prior_sd=prior_sd)
+    # per simulation, with the whole boxes: the box P(k) baseline and the network + box estimator
+    sim_level = simulation_level_estimates(model, train_manifest, train, test, preds, true, groups,
+                                           config)
+    w = bootstrap.resample_weights(n_test_sims, int(ev["n_bootstrap"]), int(ev["bootstrap_seed"]))
+    kw = dict(weights=w, confidence=float(ev["confidence"]), prior_sd=prior_sd)
+    per_sim = {k: v for k, v in sim_level["predictions"].items() if k != "network_box"}
+    judged["per_simulation"] = bootstrap.judge(per_sim, sim_level["true"], sim_level["sims"], names, **kw)
+    judged["simulation_level"] = bootstrap.judge(sim_level["predictions"], sim_level["true"],
+                                                 sim_level["sims"], names, reference="network_box", **kw)
     notes = []
     if n_test_sims < int(ev["min_test_sims"]):
         notes.append(f"few test simulations ({n_test_sims} < evaluate.min_test_sims = "
@@ -129,6 +139,7 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
         "warnings": notes,
         "pk_ridge_alphas": dict(zip(names, alphas.tolist())),
         "summary_params": dict(zip(names, summary_params)),
+        "simulation_level_alphas": {k: dict(zip(names, v)) for k, v in sim_level["alphas"].items()},
         **judged})
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
@@ -138,6 +149,13 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
                    + [f"pk_{n}" for n in names] + [f"{SUMMARY}_{n}" for n in names])
         for d, t, p, b, q in zip(ids, true, pred, preds["pk_ridge"], preds[SUMMARY]):
             w.writerow([d["sim"], d["subvolume"], " ".join(f"{z:.4g}" for z in d["z"]), *t, *p, *b, *q])
+
+    with atomic_path(out / "predictions_simulation.csv") as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        est = list(sim_level["predictions"])
+        w.writerow(["sim"] + [f"true_{n}" for n in names] + [f"{e}_{n}" for e in est for n in names])
+        for i, sim in enumerate(sim_level["sims"]):
+            w.writerow([sim, *sim_level["true"][i], *[v for e in est for v in sim_level["predictions"][e][i]]])
 
     best = judged["per_sample"]["best_baseline"]
     res = judged["per_sample"]["metrics"]
@@ -154,12 +172,42 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     power_plots(voxel_files, power_tables, config, out)
     for note in notes:
         log.warning("%s", note)
-    for level in ("per_sample", "per_simulation"):
+    for level in ("per_sample", "per_simulation", "simulation_level"):
         log.info("%s, %.0f %% intervals over %d test simulations:\n%s\n%s", level,
                  100 * float(ev["confidence"]), n_test_sims,
                  metrics.format_table(judged[level]["metrics"], names, TABLE_COLUMNS),
                  comparison_table(judged[level], names))
     return report
+
+
+def simulation_level_estimates(model: str | Path, train_manifest: str | Path, train: list,
+                               test: list, preds: dict, true: np.ndarray, groups: np.ndarray,
+                               config: dict) -> dict:
+    """Per-simulation predictions of every estimator on the test simulations (sorted):
+    the means of the per-sample predictors' sub-volume predictions, the whole-box P(k) ridge
+    and the network + box estimator (cosmoflow.evaluate.simulation_level; the network's
+    predictions on the training split are what its ridge is fitted to).
+
+    Returns {"sims", "true" (n, L), "predictions": {estimator: (n, L)}, "alphas"}.
+    """
+    from cosmoflow.evaluate import simulation_level as sl
+
+    means = {p: bootstrap.simulation_means(v, true, groups) for p, v in preds.items()}
+    sims = list(next(iter(means.values()))[2])
+    true_sim = next(iter(means.values()))[1]
+    pred_tr, true_tr, ids_tr = predict(model, train_manifest, config["data"]["input_norm"])
+    net_tr, _, sims_tr = bootstrap.simulation_means(pred_tr, true_tr, [d["sim"] for d in ids_tr])
+    train_boxes, train_labels = sl.assemble_boxes(train)
+    test_boxes, _ = sl.assemble_boxes(test)
+    est = sl.simulation_estimates(
+        train_boxes, train_labels, dict(zip(sims_tr, net_tr)), test_boxes,
+        dict(zip(sims, means["network"][0])), float(config["simulation"]["box"]),
+        config["evaluate"]["ridge_alphas"], int(config["evaluate"]["cv_folds"]))
+    if est["sims"] != sorted(sims) or sims != sorted(sims):
+        raise RuntimeError(f"test simulations differ between the records and the boxes: {sims} vs {est['sims']}")
+    predictions = {"network_box": est["network_box"], **{p: m[0] for p, m in means.items()},
+                   "box_pk_ridge": est["box_pk_ridge"]}
+    return {"sims": sims, "true": true_sim, "predictions": predictions, "alphas": est["alphas"]}
 
 
 def finite_or_null(obj):
@@ -222,6 +270,15 @@ def definitions(ev: dict) -> dict:
                  f"{100 * c:g} % confidence)",
         "best_baseline": "per parameter, the baseline of lowest RMSE, and whether the network beats it",
         "mean": "training-split mean labels",
+        "per_simulation": "each estimator's predictions averaged over a test simulation's samples, "
+                          "beside box_pk_ridge (a whole-box estimator)",
+        "simulation_level": "one estimate per test simulation from all of it; reference network_box",
+        "box_pk_ridge": "ridge on the whole box's log band powers (octaves from the fundamental to "
+                        "the voxel Nyquist frequency) of every channel, fitted on the training "
+                        "simulations, penalty per parameter by grouped CV",
+        "network_box": "the same ridge on those band powers plus the network's mean prediction "
+                       "over the simulation's samples (fitted to its predictions on the training "
+                       "split)",
         "pk_ridge": "ridge on log P(k) of every channel, penalty per parameter by grouped CV",
         SUMMARY: "gradient-boosted trees on log P(k) + one-point moments, quantiles and empty "
                  "fraction of log(1 + counts) of every channel; hyper-parameters per parameter "
@@ -240,8 +297,9 @@ def comparison_table(block: dict, names: list[str]) -> str:
                          f"P(d<0) {c['frac_below_zero']:.3f}  beats {c['beats']}")
     for n in names:
         b = block["best_baseline"][n]
+        ref, beats = next((k[:-len("_beats")], v) for k, v in b.items() if k.endswith("_beats"))
         lines.append(f"best baseline for {n}: {b['baseline']} (RMSE {b['rmse']:.5f}); "
-                     f"network beats it: {b['network_beats']}")
+                     f"{ref} beats it: {beats}")
     return "\n".join(lines)
 
 
