@@ -42,15 +42,16 @@ def test_configs_keep_the_papers_sampling(name, voxel):
     assert cfg["model"]["input_size"] == vox["subvolume"]
 
 
-@pytest.mark.parametrize("name, n_test", [("config.yaml", 8), ("workstation.yaml", 32)])
-def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(name, n_test):
+@pytest.mark.parametrize("name, n_test, side", [("config.yaml", 8, 32), ("workstation.yaml", 32, 64)])
+def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(name, n_test, side):
     """The default and the workstation config: 2 Mpc/h voxels (the paper's), the paper's priors,
-    z = 0, 0.5, 1.5, 3 stacked as channels, 64 cubes of 32^3 per simulation, the light network."""
+    z = 0, 0.5, 1.5, 3 stacked as channels, the light network; 64 cubes of 32^3 per simulation
+    (default) or 8 of 64^3 (workstation)."""
     cfg = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "config" / name)
     vox, cos = cfg["voxels"], cfg["cosmology"]
     assert cfg["simulation"]["box"] / vox["n_voxels"] == pytest.approx(2.0)
-    assert (vox["n_voxels"] // vox["subvolume"]) ** 3 == 64
-    assert cfg["model"]["input_size"] == vox["subvolume"] == 32
+    assert (vox["n_voxels"] // vox["subvolume"]) ** 3 == (128 // side) ** 3
+    assert cfg["model"]["input_size"] == vox["subvolume"] == side
     assert cfg["cola"]["redshifts"] == [0.0, 0.5, 1.5, 3.0] and cfg["tfrecords"]["redshift_channels"]
     assert (cos["Omega_m"], cos["sigma_8"], cos["n_s"]) == ([0.25, 0.35], [0.78, 0.95], [0.90, 1.00])
     assert cfg["model"]["preset"] == "light" and cfg["sims"]["n_test"] == n_test

@@ -1,0 +1,57 @@
+"""Markdown tables of an evaluate stage's metrics.json (the README's and docs/model.md's result
+tables): per level, RMSE [interval] (R^2_prior) of every predictor, then the reference's paired
+RMSE difference with each baseline [interval], P(< 0) and "beats".
+
+    python experiments/metrics_table.py results/workstation/evaluate/metrics.json [--levels ...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+NAMES = {"network": "network (mean of samples)", "network_box": "**network + box band powers**",
+         "summary": "summary statistics + trees", "pk_ridge": "P(k) ridge", "mean": "mean predictor",
+         "box_pk_ridge": "box band-power ridge"}
+
+
+def table(block: dict, labels: list[str], ref: str) -> str:
+    head = "| predictor | " + " | ".join(f"{n} RMSE [95 %] (R^2_prior)" for n in labels) + " |"
+    lines = [head, "|---" * (len(labels) + 1) + "|"]
+    order = [ref] + [p for p in block["metrics"] if p != ref]
+    for p in order:
+        cells = []
+        for n in labels:
+            m = block["metrics"][p][n]
+            lo, hi = m["interval"]["rmse"]
+            cell = f"{m['rmse']:.4f} [{lo:.4f}, {hi:.4f}] ({m['r2_prior']:.2f})"
+            cells.append(f"**{cell}**" if p == ref else cell)
+        lines.append(f"| {NAMES.get(p, p)} | " + " | ".join(cells) + " |")
+    for comp, per in block["comparisons"].items():
+        other = comp.split("_vs_", 1)[1]
+        cells = []
+        for n in labels:
+            c = per[n]
+            cells.append(f"{c['diff_rmse']:+.4f} [{c['interval'][0]:+.4f}, {c['interval'][1]:+.4f}], "
+                         f"{c['frac_below_zero']:.3f}" + (" beats" if c["beats"] else ""))
+        lines.append(f"| {NAMES.get(ref, ref).strip('*')} - {NAMES.get(other, other)}: RMSE difference "
+                     f"[95 %], P(< 0) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("metrics")
+    p.add_argument("--levels", nargs="+", default=["per_sample", "per_simulation", "simulation_level"])
+    args = p.parse_args()
+    m = json.load(open(args.metrics))
+    for level in args.levels:
+        if level not in m:
+            continue
+        ref = "network_box" if level == "simulation_level" else "network"
+        print(f"{level}:\n\n{table(m[level], m['label_names'], ref)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
