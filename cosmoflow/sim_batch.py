@@ -1,8 +1,8 @@
 """Many simulations per process: cosmology -> power -> ICs -> COLA -> voxels for each simulation of a
 batch, one simulation after the other, in one Python process (config ``sims.batch``).
 
-The stages are the per-rule ones (``cosmoflow.sim_stages``) with the same inputs, so every
-per-simulation file is what the one-job-per-stage path writes (benchmarks/bench_campaign.py
+The stages are the per-rule ones (``cosmoflow.sim_stages``, one module per stage) with the same
+inputs, so every per-simulation file is what the one-job-per-stage path writes (benchmarks/bench_campaign.py
 compares them); what a batch saves is the per-job cost: interpreter start-up, imports, numba's
 compiled-code loading, Snakemake's scheduling of 4 + n_z jobs per simulation. Every output is
 still written atomically, each simulation's stages log to the files the per-stage rules use,
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cosmoflow import sim_stages
+from cosmoflow.sim_stages import cola, cosmology, ics, power, voxels
 
 #: The stages of one simulation, in order (the names of their log folders).
 STAGES = ("cosmology", "power", "ics", "cola", "voxels")
@@ -69,7 +69,7 @@ def run_simulation(row: dict, config: dict, paths: SimPaths, threads: int) -> di
     """All stages of one simulation; returns the wall time of each [s]."""
     sim = str(row["sim"])
     cfg = {**config, "ics": {**config["ics"], "threads": threads}}
-    vox = config["voxels"]
+    vox_cfg = config["voxels"]
     times = {}
 
     def timed(stage, fn):
@@ -78,23 +78,23 @@ def run_simulation(row: dict, config: dict, paths: SimPaths, threads: int) -> di
         times[stage] = time.perf_counter() - t0
 
     with stage_log(paths.logs["cosmology"], sim, "cosmology") as say:
-        timed("cosmology", lambda: say(sim_stages.cosmology(row, config, paths.cosmology)))
+        timed("cosmology", lambda: say(cosmology.run(row, config, paths.cosmology)))
     with stage_log(paths.logs["power"], sim, "power") as say:
-        timed("power", lambda: say(sim_stages.power_spectrum(paths.cosmology, config, paths.power)))
-    ics, scratch = paths.ics, None
-    if ics is None:
+        timed("power", lambda: say(power.run(paths.cosmology, config, paths.power)))
+    ics_file, scratch = paths.ics, None
+    if ics_file is None:
         fd, scratch = tempfile.mkstemp(prefix=".tmp-ics-", suffix=".hdf5",
                                        dir=Path(paths.conf).parent)
         os.close(fd)
-        ics = scratch
+        ics_file = scratch
     try:
         with stage_log(paths.logs["ics"], sim, "ics") as say:
-            timed("ics", lambda: say(sim_stages.initial_conditions(
-                paths.cosmology, cfg, paths.power, paths.conf, paths.transfer, ics, log=say)))
+            timed("ics", lambda: say(ics.run(
+                paths.cosmology, cfg, paths.power, paths.conf, paths.transfer, ics_file, log=say)))
         with stage_log(paths.logs["cola"], sim, "cola") as say:
-            timed("cola", lambda: sim_stages.cola(ics, paths.cosmology,
-                                                  {**config["cola"], "threads": threads},
-                                                  paths.snapshots, log=say))
+            timed("cola", lambda: cola.run(ics_file, paths.cosmology,
+                                           {**config["cola"], "threads": threads},
+                                           paths.snapshots, log=say))
     finally:
         if scratch:
             Path(scratch).unlink(missing_ok=True)
@@ -102,8 +102,8 @@ def run_simulation(row: dict, config: dict, paths: SimPaths, threads: int) -> di
     for z, snap in paths.snapshots.items():
         with stage_log(paths.logs[("voxels", z)], sim, f"voxels z = {z}") as say:
             t0 = time.perf_counter()
-            say(sim_stages.voxelize(snap, paths.voxels[z], sim=sim, n_voxels=vox["n_voxels"],
-                                    subvolume=vox["subvolume"], threads=threads))
+            say(voxels.run(snap, paths.voxels[z], sim=sim, n_voxels=vox_cfg["n_voxels"],
+                          subvolume=vox_cfg["subvolume"], threads=threads))
             times["voxels"] += time.perf_counter() - t0
     return times
 

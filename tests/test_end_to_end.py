@@ -49,18 +49,31 @@ def test_metrics_and_splits(tiny_run):
     m = json.loads((work / "results/evaluate/metrics.json").read_text())
     assert m["label_names"] == ["Omega_m", "sigma_8", "n_s"]
     assert m["n_test"] == 8 and m["n_train"] == 16  # 1 test sim x 8 sub-volumes; 2 train sims
-    for level in ("per_sample", "per_simulation"):
-        for predictor in ("network", "mean", "pk_ridge", "summary"):
+    per_sample = ("network", "mean", "pk_ridge", "summary")
+    levels = {"per_sample": ("network", per_sample),
+              "per_simulation": ("network", per_sample + ("box_pk_ridge",)),
+              "simulation_level": ("network_box", per_sample + ("box_pk_ridge", "network_box"))}
+    for level, (ref, predictors) in levels.items():
+        assert set(m[level]["metrics"]) == set(predictors)
+        for predictor in predictors:
             for name in m["label_names"]:
                 row = m[level]["metrics"][predictor][name]
                 assert np.isfinite(row["rel_err_true"]) and np.isfinite(row["r2_prior"])
                 assert len(row["interval"]["rmse"]) == 2
-        assert set(m[level]["comparisons"]) == {"network_vs_mean", "network_vs_pk_ridge", "network_vs_summary"}
+        assert set(m[level]["comparisons"]) == {f"{ref}_vs_{p}" for p in predictors if p != ref}
         assert set(m[level]["best_baseline"]) == set(m["label_names"])
-    assert m["n_test_sims"] == 1 and any("few test simulations" in w for w in m["warnings"])
-    # the network's figures are those of its predictions in predictions.csv (recomputed here)
+    # the per-simulation figures are those of predictions_simulation.csv
     import csv
 
+    with open(work / "results/evaluate/predictions_simulation.csv") as fh:
+        sim_rows = list(csv.DictReader(fh))
+    assert len(sim_rows) == m["n_test_sims"]
+    for name in m["label_names"]:
+        err = np.array([float(r[f"network_box_{name}"]) - float(r[f"true_{name}"]) for r in sim_rows])
+        assert m["simulation_level"]["metrics"]["network_box"][name]["rmse"] == pytest.approx(
+            np.sqrt(np.mean(err ** 2)), rel=1e-9)
+    assert m["n_test_sims"] == 1 and any("few test simulations" in w for w in m["warnings"])
+    # the network's figures are those of its predictions in predictions.csv (recomputed here)
     with open(work / "results/evaluate/predictions.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == m["n_test"]

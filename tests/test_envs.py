@@ -65,6 +65,7 @@ NOT_IN_ENV = {
     "*": {"pycola3": "cola.engine: pycola3 runs in its own venv (envs/pycola3.yaml)"},
     "ics": {"classy": "CLASS runs in the cosmology/power rules; ICs read their table"},
     "voxels": {"tensorflow": "only cosmoflow.data.reader/tfrecord functions the voxelize rule never calls"},
+    "simulate": {"tensorflow": "only cosmoflow.data.reader/tfrecord functions the voxel stage never calls"},
 }
 
 

@@ -3,9 +3,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
 sys.path.insert(0, snakemake.scriptdir + "/../..")  # noqa: F821
-from cosmoflow import sim_stages  # noqa: E402
+from cosmoflow.sim_stages import cola  # noqa: E402
 
-sim_stages.cola(snakemake.input.ics, snakemake.input.cosmology,  # noqa: F821
-                {**snakemake.params.cola, "threads": snakemake.threads},  # noqa: F821
-                dict(zip(snakemake.params.redshifts, snakemake.output)),  # noqa: F821
-                log=lambda line: print(line, file=sys.stderr, flush=True))
+cola.run(snakemake.input.ics, snakemake.input.cosmology,  # noqa: F821
+         {**snakemake.params.cola, "threads": snakemake.threads},  # noqa: F821
+         dict(zip(snakemake.params.redshifts, snakemake.output)),  # noqa: F821
+         log=lambda line: print(line, file=sys.stderr, flush=True))

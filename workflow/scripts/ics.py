@@ -3,10 +3,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
 sys.path.insert(0, snakemake.scriptdir + "/../..")  # noqa: F821
-from cosmoflow import sim_stages  # noqa: E402
+from cosmoflow.sim_stages import ics  # noqa: E402
 
 out = snakemake.output  # noqa: F821
-print(sim_stages.initial_conditions(snakemake.input.cosmology, snakemake.config,  # noqa: F821
-                                    snakemake.input.power, out.conf, out.transfer, out.ics,  # noqa: F821
-                                    log=lambda msg: print(msg, file=sys.stderr, flush=True)),
+print(ics.run(snakemake.input.cosmology, snakemake.config,  # noqa: F821
+              snakemake.input.power, out.conf, out.transfer, out.ics,  # noqa: F821
+              log=lambda msg: print(msg, file=sys.stderr, flush=True)),
       file=sys.stderr)

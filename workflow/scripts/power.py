@@ -3,7 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
 sys.path.insert(0, snakemake.scriptdir + "/../..")  # noqa: F821
-from cosmoflow import sim_stages  # noqa: E402
+from cosmoflow.sim_stages import power  # noqa: E402
 
-print(sim_stages.power_spectrum(snakemake.input.cosmology, snakemake.config,  # noqa: F821
-                                snakemake.output[0]), file=sys.stderr)  # noqa: F821
+print(power.run(snakemake.input.cosmology, snakemake.config,  # noqa: F821
+                snakemake.output[0]), file=sys.stderr)  # noqa: F821

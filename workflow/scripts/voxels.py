@@ -2,8 +2,8 @@
 import sys; sys.stderr = open(snakemake.log[0], "w")  # noqa: E702,F821
 from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1]))  # noqa: F821  (repo root)
-from cosmoflow import sim_stages  # noqa: E402
+from cosmoflow.sim_stages import voxels  # noqa: E402
 
 sm = snakemake  # noqa: F821
-print(sim_stages.voxelize(sm.input[0], sm.output[0], sim=sm.wildcards.sim, n_voxels=sm.params.n_voxels,
-                          subvolume=sm.params.subvolume, threads=sm.threads), file=sys.stderr)
+print(voxels.run(sm.input[0], sm.output[0], sim=sm.wildcards.sim, n_voxels=sm.params.n_voxels,
+                 subvolume=sm.params.subvolume, threads=sm.threads), file=sys.stderr)
