@@ -21,10 +21,6 @@ from pathlib import Path
 
 from cosmoflow.sim_stages import cola, cosmology, ics, power, voxels
 
-#: The stages of one simulation, in order (the names of their log folders).
-STAGES = ("cosmology", "power", "ics", "cola", "voxels")
-
-
 @dataclass(frozen=True)
 class SimPaths:
     """Every file one simulation's stages write, as the per-stage rules name them.
@@ -103,7 +99,7 @@ def run_simulation(row: dict, config: dict, paths: SimPaths, threads: int) -> di
         with stage_log(paths.logs[("voxels", z)], sim, f"voxels z = {z}") as say:
             t0 = time.perf_counter()
             say(voxels.run(snap, paths.voxels[z], sim=sim, n_voxels=vox_cfg["n_voxels"],
-                          subvolume=vox_cfg["subvolume"], threads=threads))
+                           subvolume=vox_cfg["subvolume"], threads=threads))
             times["voxels"] += time.perf_counter() - t0
     return times
 
