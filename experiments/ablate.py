@@ -56,14 +56,14 @@ def per_simulation_rmse(model: Path, manifest: Path, input_norm: str) -> dict[st
     """RMSE (physical units) of the per-simulation mean prediction on a split, per label."""
     import numpy as np
 
+    from cosmoflow.evaluate.bootstrap import simulation_means
     from cosmoflow.evaluate.stage import predict
 
     pred, true, ids = predict(model, manifest, input_norm, batch_size=8)
-    sims = np.array([d["sim"] for d in ids])
+    pred_sim, true_sim, _ = simulation_means(pred, true, [d["sim"] for d in ids])
     names = json.loads(Path(manifest).read_text())["label_names"]
-    per = [(pred[sims == s].mean(0), true[sims == s][0]) for s in np.unique(sims)]
-    err = np.array([p - t for p, t in per])
-    return {f"val_sim_rmse_phys_{n}": float(v) for n, v in zip(names, np.sqrt((err ** 2).mean(0)))}
+    rmse = np.sqrt(((pred_sim - true_sim) ** 2).mean(0))
+    return {f"val_sim_rmse_phys_{n}": float(v) for n, v in zip(names, rmse)}
 
 
 def append_row(path: Path, row: dict) -> None:

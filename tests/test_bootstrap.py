@@ -124,15 +124,22 @@ def test_simulation_means_average_each_simulations_samples():
         bootstrap.simulation_means(pred, true + np.arange(5)[:, None] * 0.01, groups)
 
 
-def test_judge_both_levels_reports_intervals_comparisons_and_the_best_baseline():
+def test_judge_per_sample_and_per_simulation_reports_intervals_comparisons_and_the_best_baseline():
+    """judge on samples and on simulation means, on the same simulation resamples (as the
+    evaluate stage calls it)."""
     rng = np.random.default_rng(2)
     err, groups = grouped_errors(rng, 12, 4, 0.003, 0.003)
     true = np.stack([np.repeat(rng.uniform(0.25, 0.35, 12), 4), np.repeat(rng.uniform(0.78, 0.95, 12), 4)], 1)
     preds = {"network": true + 0.5 * err[:, None],
              "mean": np.broadcast_to(true.mean(0), true.shape).copy(),
              "pk_ridge": true + np.stack([3 * err, 0.5 * err], 1)}
-    out = bootstrap.judge_both_levels(preds, true, groups, NAMES, n_resamples=300, seed=0,
-                                      confidence=0.95, prior_sd=np.array([0.0289, 0.0491]))
+    kw = dict(weights=bootstrap.resample_weights(12, 300, seed=0), confidence=0.95,
+              prior_sd=np.array([0.0289, 0.0491]))
+    per_sim = {p: bootstrap.simulation_means(v, true, groups) for p, v in preds.items()}
+    sims, true_sim = per_sim["network"][2], per_sim["network"][1]
+    out = {"per_sample": bootstrap.judge(preds, true, groups, NAMES, **kw),
+           "per_simulation": bootstrap.judge({p: v[0] for p, v in per_sim.items()}, true_sim, sims,
+                                             NAMES, **kw)}
     assert set(out) == {"per_sample", "per_simulation"}
     for level, n in (("per_sample", 48), ("per_simulation", 12)):
         block = out[level]

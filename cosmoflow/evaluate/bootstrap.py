@@ -178,20 +178,3 @@ def judge(predictions: dict[str, np.ndarray], true: np.ndarray, groups, names: l
         best[name] = {"baseline": b, "rmse": res[b][name]["rmse"],
                       f"{reference}_beats": comp[f"{reference}_vs_{b}"][name]["beats"]}
     return {"metrics": res, "comparisons": comp, "best_baseline": best}
-
-
-def judge_both_levels(predictions: dict[str, np.ndarray], true: np.ndarray, groups, names: list[str], *,
-                      n_resamples: int, seed: int, confidence: float, prior_sd=None,
-                      reference: str = "network") -> dict:
-    """:func:`judge` per sample and on per-simulation estimates, on the same simulation resamples.
-
-    Returns {"per_sample": judge(samples), "per_simulation": judge(simulation means)}.
-    """
-    n_sims = len(np.unique(np.asarray(groups)))
-    w = resample_weights(n_sims, n_resamples, seed)
-    per_sim = {p: simulation_means(v, true, groups) for p, v in predictions.items()}
-    sims = next(iter(per_sim.values()))[2]
-    true_sim = next(iter(per_sim.values()))[1]
-    kw = dict(weights=w, confidence=confidence, prior_sd=prior_sd, reference=reference)
-    return {"per_sample": judge(predictions, true, groups, names, **kw),
-            "per_simulation": judge({p: v[0] for p, v in per_sim.items()}, true_sim, sims, names, **kw)}

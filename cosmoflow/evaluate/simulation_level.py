@@ -60,7 +60,7 @@ def _one_box(sim, cubes: dict) -> np.ndarray:
     box = np.empty((n * s,) * 3 + (first.shape[3] if first.ndim == 4 else 1,), first.dtype)
     for k, cube in cubes.items():
         i, j, l = k // (n * n), (k // n) % n, k % n
-        box[i * s:(i + 1) * s, j * s:(j + 1) * s, l * s:(l + 1) * s] = cube.reshape(box.shape[:0] + (s, s, s, -1))
+        box[i * s:(i + 1) * s, j * s:(j + 1) * s, l * s:(l + 1) * s] = cube.reshape(s, s, s, -1)
     return box
 
 

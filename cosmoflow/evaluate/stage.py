@@ -109,19 +109,19 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     preds = {"network": pred, "mean": mean_pred[idx], "pk_ridge": pk_pred[idx], SUMMARY: summary_pred[idx]}
     groups = np.array([d["sim"] for d in ids])
     n_test_sims = len(np.unique(groups))
-    prior_sd = bootstrap.sd_prior(test_m["label_norm"], names)
-    judged = bootstrap.judge_both_levels(
-        preds, true, groups, names, n_resamples=int(ev["n_bootstrap"]), seed=int(ev["bootstrap_seed"]),
-        confidence=float(ev["confidence"]), prior_sd=prior_sd)
-    # per simulation, with the whole boxes: the box P(k) baseline and the network + box estimator
+    # the same resamples of test simulations for every level: per sample; per simulation (the
+    # predictors' simulation means beside the whole-box baseline); the network + box estimator
+    w = bootstrap.resample_weights(n_test_sims, int(ev["n_bootstrap"]), int(ev["bootstrap_seed"]))
+    kw = dict(weights=w, confidence=float(ev["confidence"]),
+              prior_sd=bootstrap.sd_prior(test_m["label_norm"], names))
     sim_level = simulation_level_estimates(model, train_manifest, train, test, preds, true, groups,
                                            config)
-    w = bootstrap.resample_weights(n_test_sims, int(ev["n_bootstrap"]), int(ev["bootstrap_seed"]))
-    kw = dict(weights=w, confidence=float(ev["confidence"]), prior_sd=prior_sd)
     per_sim = {k: v for k, v in sim_level["predictions"].items() if k != "network_box"}
-    judged["per_simulation"] = bootstrap.judge(per_sim, sim_level["true"], sim_level["sims"], names, **kw)
-    judged["simulation_level"] = bootstrap.judge(sim_level["predictions"], sim_level["true"],
-                                                 sim_level["sims"], names, reference="network_box", **kw)
+    judged = {
+        "per_sample": bootstrap.judge(preds, true, groups, names, **kw),
+        "per_simulation": bootstrap.judge(per_sim, sim_level["true"], sim_level["sims"], names, **kw),
+        "simulation_level": bootstrap.judge(sim_level["predictions"], sim_level["true"],
+                                            sim_level["sims"], names, reference="network_box", **kw)}
     notes = []
     if n_test_sims < int(ev["min_test_sims"]):
         notes.append(f"few test simulations ({n_test_sims} < evaluate.min_test_sims = "
@@ -203,7 +203,7 @@ def simulation_level_estimates(model: str | Path, train_manifest: str | Path, tr
         train_boxes, train_labels, dict(zip(sims_tr, net_tr)), test_boxes,
         dict(zip(sims, means["network"][0])), float(config["simulation"]["box"]),
         config["evaluate"]["ridge_alphas"], int(config["evaluate"]["cv_folds"]))
-    if est["sims"] != sorted(sims) or sims != sorted(sims):
+    if est["sims"] != sims:   # both sorted
         raise RuntimeError(f"test simulations differ between the records and the boxes: {sims} vs {est['sims']}")
     predictions = {"network_box": est["network_box"], **{p: m[0] for p, m in means.items()},
                    "box_pk_ridge": est["box_pk_ridge"]}
