@@ -18,6 +18,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/tfrecords.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/cluster.smk"
 
 

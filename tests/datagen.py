@@ -76,3 +76,45 @@ def make_splits(tmp: Path, cfg: dict) -> dict:
     return {split: write_split_from_config(cfg, split, splits, [v for s in ss for v in vox[s]],
                                            tmp / "tfrecords" / split)
             for split, ss in splits.items()}
+
+
+def make_trained_run(out: Path, train_manifest, val_manifest, cfg: dict, *,
+                     outputs_per_label: int = 1, seed: int = 0) -> Path:
+    """The train stage's outputs for an untrained network on these splits, laid out as
+    ``cosmoflow.train`` lays them out: ``out/runs/<id>-1/`` (run.json, config.yaml,
+    model.keras, label_norm.json, history.csv), published to ``out`` with ``runs/latest``.
+
+    ``outputs_per_label`` 2: the network outputs means then log-variances (a width head).
+    Returns the run folder.
+    """
+    import json
+
+    import keras
+
+    from cosmoflow.data.reader import channel_standardization, read_manifest
+    from cosmoflow.model import build_model
+    from cosmoflow.train import runs
+
+    m = read_manifest(train_manifest)
+    mo, data = cfg["model"], cfg["data"]
+    keras.utils.set_random_seed(seed)
+    stats = {}
+    if data.get("standardize"):
+        stats = dict(zip(("input_mean", "input_std"),
+                         channel_standardization(m, data["input_norm"])))
+    model = build_model(int(mo["input_size"]), mo.get("conv_filters"), mo.get("dense"),
+                        n_outputs=outputs_per_label * len(m["label_names"]),
+                        n_channels=int(m["sample_shape"][3]), preset=mo.get("preset", "light"),
+                        **stats)
+    ident = runs.identity({**mo, "outputs_per_label": outputs_per_label}, data, cfg["train"],
+                          runs.inputs_of(train_manifest, val_manifest))
+    run_dir = Path(out) / "runs" / f"{runs.run_id(ident)}-1"
+    runs.start(run_dir, ident, cfg, resume=False, world_size=1,
+               sources={"train": str(train_manifest), "val": str(val_manifest)})
+    model.save(run_dir / "model.keras")
+    (run_dir / "label_norm.json").write_text(json.dumps(
+        {"label_names": m["label_names"], "label_norm": m["label_norm"]}, indent=2) + "\n")
+    (run_dir / "history.csv").write_text("epoch,loss,val_loss\n1,1.0,1.0\n")
+    runs.end(run_dir, "finished", history=[{"epoch": 1, "loss": 1.0, "val_loss": 1.0}])
+    runs.publish(run_dir, out)
+    return run_dir

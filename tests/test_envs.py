@@ -337,6 +337,12 @@ def script_calls(config: dict, row: dict, src: Path, out: Path) -> dict[str, tup
             output={"manifest": out / "tfrecords" / "manifest.json",
                     "records": [out / "tfrecords" / f"train-{i:04d}.tfrecord" for i in range(n_files)]},
             params={"split": "train", "splits": {"train": [sim], "val": [], "test": []}})),
+        # on an untrained network laid out as the train stage lays out a run (chain: src/train)
+        "predict": ("predict.py", dict(
+            input={"model": src / "train" / "model.keras", "label_norm": src / "train" / "label_norm.json",
+                   "manifest": src / "tfrecords" / "manifest.json", "inputs": [src / f"z{zs[0]}.h5"]},
+            output=[out / "predict" / "predictions.csv"],
+            params={"entries": [str(src / f"z{zs[0]}.h5")], "options": config["predict"]})),
     }
 
 
@@ -344,6 +350,8 @@ def script_calls(config: dict, row: dict, src: Path, out: Path) -> dict[str, tup
 def chain(tmp_path_factory):
     """The tiny config, its first simulation's row and every script rule's outputs, made by
     this interpreter (the inputs of the env checks, and the outputs they are compared with)."""
+    from datagen import make_trained_run
+
     from cosmoflow import config as cfgmod
     from cosmoflow import sampling
 
@@ -353,6 +361,9 @@ def chain(tmp_path_factory):
     for rule, (script, spec) in script_calls(config, row, src, src).items():
         if rule == "simulate":   # the per-stage scripts make the chain; simulate is compared with it
             continue
+        if rule == "predict":    # a trained run to predict with (the train rule is a shell: rule)
+            manifest = src / "tfrecords" / "manifest.json"
+            make_trained_run(src / "train", manifest, manifest, config)
         run_script(sys.executable, rule, script, {**spec, "config": config}, src)
     return config, row, src
 
@@ -403,7 +414,7 @@ def test_every_env_file_is_used_and_every_entry_is_checked():
     entries = workflow_entries()
     assert {env for env, _ in entries} == set(ENV_STEMS), entries
     known = {"cosmology.py", "power.py", "sample.py", "ics.py", "cola.py", "voxels.py", "tfrecords.py",
-             "simulate.py", "-m cosmoflow.train", "-m cosmoflow.evaluate"}
+             "simulate.py", "predict.py", "-m cosmoflow.train", "-m cosmoflow.evaluate"}
     assert {entry for _, entry in entries} == known, f"a new entry point: teach test_envs.py to run it: {entries}"
 
 

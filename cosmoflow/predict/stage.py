@@ -1,0 +1,75 @@
+"""``predict``: a trained run on inputs of one's own -> the predictions table.
+
+For each input: load its grid(s) (`cosmoflow.predict.inputs`), check the geometry against the
+training data (`cosmoflow.predict.geometry`), cut the pipeline's sub-volumes, run the network
+in evaluate's float path (`cosmoflow.predict.core`) and write one CSV row per sample and per
+input (`cosmoflow.predict.table`). Layout of the table and the errors: docs/predict.md.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from cosmoflow.predict import core, geometry, inputs, table, trained
+
+log = logging.getLogger("cosmoflow.predict")
+
+#: Default relative tolerance on the mean count per voxel (`geometry.check_mean_count`).
+DENSITY_TOLERANCE = 0.2
+
+
+def predict_input(model, run: trained.TrainedRun, path: str | Path,
+                  options: inputs.Options = inputs.Options(), *,
+                  batch_size: int = core.BATCH_SIZE,
+                  density_tolerance: float = DENSITY_TOLERANCE) -> list[table.InputResult]:
+    """Estimates of one input (one result, or one per redshift for a one-channel network
+    reading a folder); ValueError naming the input when it does not fit the network."""
+    out = []
+    for grid in inputs.load(path, run.expected, options):
+        geometry.check(grid, run.expected, density_tolerance)
+        x = inputs.samples(grid, run.expected.sample_side)
+        est = core.predict_samples(model, x, input_norm=run.input_norm,
+                                   mean_count=run.expected.mean_count, label_norm=run.label_norm,
+                                   n_labels=len(run.label_names), batch_size=batch_size)
+        out.append(table.InputResult(source=grid.source, redshifts=grid.redshifts, estimates=est))
+    return out
+
+
+def run(run_path: str | Path, input_paths: list[str | Path], out: str | Path, *,
+        manifest: str | Path | None = None, options: inputs.Options = inputs.Options(),
+        batch_size: int = core.BATCH_SIZE,
+        density_tolerance: float = DENSITY_TOLERANCE) -> list[table.InputResult]:
+    """Predict every input with the trained run at ``run_path`` and write the table to ``out``.
+
+    Parameters
+    ----------
+    run_path : the train stage's output folder (``results/train``) or a run folder.
+    input_paths : voxel files or folders, snapshots or folders, .npy grids (docs/predict.md).
+    out : the CSV to write.
+    manifest : the training split's manifest (default: the one the run records).
+    options : voxel side of .npy grids, box side and positions dataset of snapshots, redshifts.
+    batch_size : samples per model call (the estimates do not depend on it).
+    density_tolerance : relative tolerance on the mean count per voxel.
+    """
+    if not input_paths:
+        raise ValueError("no inputs given")
+    tr = trained.load(run_path, manifest)
+    log.info("run %s (input_norm %s, labels %s); the network expects %s (from %s)",
+             tr.run_dir or run_path, tr.input_norm, tr.label_names, tr.expected.describe(),
+             tr.manifest_path)
+    model = trained.load_model(tr)
+    results = []
+    for path in input_paths:
+        t0 = time.perf_counter()
+        for r in predict_input(model, tr, path, options, batch_size=batch_size,
+                               density_tolerance=density_tolerance):
+            mean, _ = table.input_summary(r.estimates)
+            log.info("%s (z = %s): %d samples in %.1f s, mean estimate %s", r.source,
+                     " ".join(f"{z:g}" for z in r.redshifts), len(r.estimates.mean),
+                     time.perf_counter() - t0, dict(zip(tr.label_names, mean.round(5).tolist())))
+            results.append(r)
+    table.write_csv(out, tr.label_names, results)
+    log.info("%d input(s), %d samples -> %s", len(results),
+             sum(len(r.estimates.mean) for r in results), out)
+    return results

@@ -1,0 +1,72 @@
+"""The predictions table (CSV): one row per sample, then one row per input.
+
+Columns (``header``): ``input`` (the input as named on the command line), ``row`` (``sample``
+or ``input``), ``z`` (the channels' redshifts, space-separated), ``sample`` (the sub-volume
+index k = (i n + j) n + l of the pipeline, n = V / S; empty on input rows), ``n_samples`` (1, or
+the input's number of samples), one column per label (the estimate; on input rows the mean over
+the input's samples) and ``<label>_sd`` per label (the width: a standard deviation, empty when
+the network has no width output; on input rows sqrt(sum sd_i^2) / n, the width of the mean if
+the samples' errors were independent, a lower bound when they are correlated). Values in
+physical units, written with full float64 precision (``repr``).
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cosmoflow.io import atomic_path
+from cosmoflow.predict.core import Estimates
+
+#: The columns before the per-label ones.
+ID_COLUMNS = ("input", "row", "z", "sample", "n_samples")
+
+
+@dataclass
+class InputResult:
+    """The estimates of one input's samples (sample k = row k)."""
+
+    source: str
+    redshifts: tuple[float, ...]
+    estimates: Estimates
+
+
+def header(label_names: list[str]) -> list[str]:
+    """The CSV's columns for these labels."""
+    return [*ID_COLUMNS, *label_names, *(f"{n}_sd" for n in label_names)]
+
+
+def input_summary(est: Estimates) -> tuple[np.ndarray, np.ndarray | None]:
+    """(mean estimate (P,), its width (P,) or None) of one input's samples."""
+    n = len(est.mean)
+    sd = None if est.sd is None else np.sqrt(np.sum(np.square(est.sd), axis=0)) / n
+    return est.mean.mean(axis=0), sd
+
+
+def rows(result: InputResult) -> list[list]:
+    """One input's rows: its samples, then the input."""
+    z = " ".join(f"{v:g}" for v in result.redshifts)
+    est = result.estimates
+    n_labels = est.mean.shape[1]
+    empty = [""] * n_labels
+    out = []
+    for k, m in enumerate(est.mean):
+        sd = empty if est.sd is None else [float(v) for v in est.sd[k]]
+        out.append([result.source, "sample", z, k, 1, *map(float, m), *sd])
+    mean, sd = input_summary(est)
+    out.append([result.source, "input", z, "", len(est.mean), *map(float, mean),
+                *(empty if sd is None else map(float, sd))])
+    return out
+
+
+def write_csv(path: str | Path, label_names: list[str], results: list[InputResult]) -> None:
+    """Write the table atomically (a killed run leaves no partial file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header(label_names))
+        for r in results:
+            w.writerows(rows(r))
