@@ -64,6 +64,12 @@ def section_errors(sections: dict, schema_path: str | Path = SCHEMA) -> list[str
     return errs
 
 
+def section_keys(section: str, schema_path: str | Path = SCHEMA) -> set[str]:
+    """The keys the schema declares in a top-level section (with or without a default)."""
+    props = yaml.safe_load(Path(schema_path).read_text()).get("properties", {})
+    return set(props.get(section, {}).get("properties", {}))
+
+
 def fill_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     """Return a copy of config with schema defaults filled in for absent optional keys."""
     schema = yaml.safe_load(Path(schema_path).read_text())

@@ -7,6 +7,7 @@ Keras network laid out as the train stage lays out a run; real TensorFlow throug
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,11 +278,25 @@ def test_widths_of_a_network_with_log_variance_outputs(tmp_path_factory, tmp_pat
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert float(rows[3]["sigma_8_sd"]) == res.estimates.sd[3, 1]
-    n = len(res.estimates.sd)
-    assert np.isclose(float(rows[-1]["n_s_sd"]), np.sqrt(np.sum(res.estimates.sd[:, 2] ** 2)) / n)
+    # the input row: evaluate's per-simulation combination (precision-weighted)
+    w = 1.0 / res.estimates.sd[:, 2] ** 2
+    assert np.isclose(float(rows[-1]["n_s"]), np.sum(w * res.estimates.mean[:, 2]) / w.sum())
+    assert np.isclose(float(rows[-1]["n_s_sd"]), w.sum() ** -0.5)
+    # evaluate's calibration: sample widths x its per-sample scale, input widths x per-simulation
+    metrics = tmp_path / "metrics.json"
+    unc = {level: {n: {"scale": f} for n in run.label_names}
+           for level, f in (("per_sample", 2.0), ("per_simulation", 3.0))}
+    metrics.write_text(json.dumps({"uncertainty": unc}))
+    [cal] = stage.predict_input(model, run, case.voxel_dir(),
+                                scales=trained.calibration_scales(metrics, run.label_names))
+    np.testing.assert_allclose(cal.estimates.sd, 2.0 * res.estimates.sd)
+    assert np.isclose(table.input_summary(cal.estimates, cal.input_scale)[1][2], 3.0 * w.sum() ** -0.5)
+    metrics.write_text(json.dumps({"per_sample": {}}))
+    with pytest.raises(ValueError, match="metrics.json: no 'uncertainty' block"):
+        trained.calibration_scales(metrics, run.label_names)
     # a point network's outputs have no widths; any other width is refused
     assert core.estimates(raw[:, :3], run.label_norm, 3).sd is None
-    with pytest.raises(ValueError, match="network output has 5 columns, expected 3 or 6"):
+    with pytest.raises(ValueError, match=r"network output has 5 columns, expected 3 \(point head\) or 6"):
         core.estimates(raw[:, :5], run.label_norm, 3)
     shutil.rmtree(case.tmp)
 

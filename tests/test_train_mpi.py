@@ -183,10 +183,12 @@ PRESET_SETS = {
     "light": _sets(**{"model.preset": "light", "model.conv_filters": "[4,8,8]",
                       "model.dense": "[16]"}),
 }
-#: every recipe option away from its default (no batch norm or dropout: see the next test)
+#: every recipe option away from its default (no batch norm or dropout: see the next test),
+#: the gaussian head (mean + log-variance, beta-NLL) included
 RECIPE = _sets(**{"train.optimizer": "sgd", "train.momentum": 0.9, "train.weight_decay": 1.0e-3,
                   "train.schedule": "cosine", "train.warmup_epochs": 0.5, "train.grad_clip": 0.5,
-                  "train.lr": 2.0e-2, "train.lr_min": 1.0e-4, "data.standardize": "true"})
+                  "train.lr": 2.0e-2, "train.lr_min": 1.0e-4, "data.standardize": "true",
+                  "model.head": "gaussian", "train.nll_beta": 0.5})
 #: batch norm, dropout, AdamW, warm-up + cosine, clipping, standardisation, best-epoch export
 LIGHT_RECIPE = PRESET_SETS["light"] + _sets(**{
     "train.optimizer": "adamw", "train.weight_decay": 1.0e-4, "train.schedule": "cosine",
@@ -208,12 +210,14 @@ def test_each_preset_trains_under_mpi_with_ranks_in_step(preset, tmp_path):
 
 
 def test_recipe_options_two_ranks_batch1_equal_one_rank_batch2(tmp_path):
-    """SGD + momentum + weight decay + warm-up + cosine + clipping + standardisation: the
-    optimizer sees the averaged gradient, so 2 ranks x 1 == 1 rank x 2 still holds."""
+    """SGD + momentum + weight decay + warm-up + cosine + clipping + standardisation + the
+    gaussian head's NLL: the optimizer sees the averaged gradient, so 2 ranks x 1 == 1 rank x 2
+    still holds."""
     stop_step = N_TRAIN // 2 + 3
     proc = run_train(2, tmp_path, *common(), *RECIPE, "--debug-sigterm-at-step", str(stop_step),
                      check=False)
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    assert weights(tmp_path)[-1].shape == (6,)   # the gaussian head: 3 means, 3 log-variances
     _check_one_rank_batch2_equals(weights(tmp_path), stop_step, tmp_path / "r1b2", *RECIPE)
 
 

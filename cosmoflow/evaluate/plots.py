@@ -28,8 +28,9 @@ def loss_curves(history: dict[str, np.ndarray], path: str | Path) -> None:
     ax.plot(history["epoch"], history["loss"], "o-", label="training")
     ax.plot(history["epoch"], history["val_loss"], "s-", label="validation")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (MSE, normalised labels)")
-    ax.set_yscale("log")
+    ax.set_ylabel("loss (normalised labels: MSE, or Gaussian NLL)")
+    if np.all(history["loss"] > 0) and np.all(history["val_loss"] > 0):
+        ax.set_yscale("log")   # a Gaussian NLL can be negative
     ax.legend()
     ax.set_title("Loss per epoch")
     _save(fig, path)
@@ -117,4 +118,22 @@ def power_vs_linear(curves: list[tuple[np.ndarray, np.ndarray, np.ndarray]], z: 
     rx.set_ylabel("sim / linear")
     rx.set_xlabel(r"$k$ [h/Mpc]")
     ax.set_title(f"z = {z:.2f}: simulations (solid) vs linear theory (dashed)")
+    _save(fig, path)
+
+
+def calibration_curves(report: dict, names: list[str], path: str | Path) -> None:
+    """Empirical against nominal coverage of the calibrated intervals, per parameter, per sample
+    and per simulation (``report``: cosmoflow.evaluate.calibration.report per level)."""
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot([0, 1], [0, 1], "k:", lw=1, label="ideal")
+        for level, marker in (("per_sample", "o-"), ("per_simulation", "s--")):
+            c = report[level][name]["curve"]
+            ax.plot(c["nominal"], c["empirical"], marker, ms=3, label=level.replace("_", " "))
+        ax.set_xlabel("nominal coverage")
+        ax.set_title(LATEX.get(name, name))
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("empirical coverage (test)")
+    axes[0][0].legend(fontsize=8)
     _save(fig, path)

@@ -19,7 +19,8 @@ import numpy as np
 from ..data import tfrecord
 from ..data.reader import make_dataset, read_manifest
 from ..io import atomic_path
-from . import baselines, bootstrap, metrics, plots, summaries
+from ..model import heads
+from . import baselines, bootstrap, calibration, metrics, plots, summaries
 
 log = logging.getLogger("cosmoflow.evaluate")
 
@@ -41,25 +42,44 @@ def iter_samples(manifest: dict):
             yield tfrecord.example_counts(d, where), d["y"].astype(np.float64), d["sim"], d["subvolume"], d["z"]
 
 
-def predict(model_path: str | Path, manifest_path: str | Path, input_norm: str,
-            batch_size: int = 4) -> tuple[np.ndarray, np.ndarray, list[dict]]:
-    """Network predictions and truths (physical units) on every sample of a split."""
+def network_outputs(model_path: str | Path, manifest_path: str | Path, input_norm: str,
+                    batch_size: int = 4) -> tuple[np.ndarray, np.ndarray, list[dict], dict]:
+    """The network's raw outputs on every sample of a split (normalised label units), the
+    normalised truths, the samples' ids and the manifest's ``label_norm``."""
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
     m = read_manifest(manifest_path)
     ds = make_dataset(m["path"], shuffle=False, augment=False, input_norm=input_norm,
                       batch_size=batch_size, with_ids=True)
-    preds, trues, ids = [], [], []
+    outs, trues, ids = [], [], []
     for x, y, meta in ds:
-        preds.append(model(x, training=False).numpy())
+        outs.append(model(x, training=False).numpy())
         trues.append(y.numpy())
         for j in range(len(y)):
             ids.append({"sim": int(meta["sim"][j]), "subvolume": int(meta["subvolume"][j]),
                         "z": tuple(float(v) for v in meta["z"][j].numpy())})
-    norm = m["label_norm"]
-    return (tfrecord.denormalise_labels(np.concatenate(preds), norm),
-            tfrecord.denormalise_labels(np.concatenate(trues), norm), ids)
+    return np.concatenate(outs), np.concatenate(trues), ids, m["label_norm"]
+
+
+def predict(model_path: str | Path, manifest_path: str | Path, input_norm: str,
+            batch_size: int = 4) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Network predictions (the means, for a gaussian head) and truths (physical units) on every
+    sample of a split."""
+    out, true, ids, norm = network_outputs(model_path, manifest_path, input_norm, batch_size)
+    mu = heads.split(out, true.shape[1])[0]
+    return tfrecord.denormalise_labels(mu, norm), tfrecord.denormalise_labels(true, norm), ids
+
+
+def predict_with_widths(model_path: str | Path, manifest_path: str | Path, input_norm: str,
+                        batch_size: int = 4):
+    """(means, widths or None, truths, ids) in physical units; widths (uncalibrated standard
+    deviations) only for a model with a gaussian head."""
+    out, true, ids, norm = network_outputs(model_path, manifest_path, input_norm, batch_size)
+    mu, logvar = heads.split(out, true.shape[1])
+    sd = None if logvar is None else heads.width(logvar) * np.abs(np.asarray(norm["scale"]))
+    return (tfrecord.denormalise_labels(mu, norm), sd, tfrecord.denormalise_labels(true, norm),
+            ids)
 
 
 def history_table(path: str | Path) -> dict[str, np.ndarray]:
@@ -72,13 +92,17 @@ def history_table(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def run(*, model: str, test_manifest: str, train_manifest: str, history: str, voxel_files: list[str],
-        power_tables: list[str], config: dict, out_dir: str) -> dict:
-    """Evaluate and write every output of the stage into out_dir; returns the metrics dict."""
+        power_tables: list[str], config: dict, out_dir: str, val_manifest: str | None = None) -> dict:
+    """Evaluate and write every output of the stage into out_dir; returns the metrics dict.
+
+    val_manifest : the validation split; needed (and only read) for a gaussian head, whose
+        widths are calibrated on it (cosmoflow.evaluate.calibration).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     test_m = read_manifest(test_manifest)
     names = test_m["label_names"]
-    pred, true, ids = predict(model, test_manifest, config["data"]["input_norm"])
+    pred, sd, true, ids = predict_with_widths(model, test_manifest, config["data"]["input_norm"])
 
     vox = config["voxels"]
     side = float(config["simulation"]["box"]) * vox["subvolume"] / vox["n_voxels"]
@@ -141,21 +165,34 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
         "summary_params": dict(zip(names, summary_params)),
         "simulation_level_alphas": {k: dict(zip(names, v)) for k, v in sim_level["alphas"].items()},
         **judged})
+    widths = None
+    if sd is not None:
+        if val_manifest is None:
+            raise ValueError(f"{model}: the network has a gaussian head; its widths are calibrated "
+                             "on the validation split: give val_manifest (--val-manifest)")
+        widths = uncertainty(model, val_manifest, pred, sd, true, groups, names, config, kw)
+        report["uncertainty"] = finite_or_null(widths["report"])
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
     with atomic_path(out / "predictions.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["sim", "subvolume", "z"] + [f"true_{n}" for n in names] + [f"pred_{n}" for n in names]
-                   + [f"pk_{n}" for n in names] + [f"{SUMMARY}_{n}" for n in names])
-        for d, t, p, b, q in zip(ids, true, pred, preds["pk_ridge"], preds[SUMMARY]):
-            w.writerow([d["sim"], d["subvolume"], " ".join(f"{z:.4g}" for z in d["z"]), *t, *p, *b, *q])
+                   + [f"pk_{n}" for n in names] + [f"{SUMMARY}_{n}" for n in names]
+                   + ([] if widths is None else [f"sd_{n}" for n in names]))
+        sd_rows = widths["sd_sample"] if widths else [()] * len(ids)
+        for d, t, p, b, q, e in zip(ids, true, pred, preds["pk_ridge"], preds[SUMMARY], sd_rows):
+            w.writerow([d["sim"], d["subvolume"], " ".join(f"{z:.4g}" for z in d["z"]), *t, *p, *b, *q, *e])
 
     with atomic_path(out / "predictions_simulation.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
-        est = list(sim_level["predictions"])
+        est = dict(sim_level["predictions"])
+        if widths is not None:   # the precision-weighted combination and its calibrated width
+            if list(widths["sims"]) != list(sim_level["sims"]):
+                raise RuntimeError("test simulations differ between the widths and the estimates")
+            est.update(gaussian=widths["mu_sim"], gaussian_sd=widths["sd_sim"])
         w.writerow(["sim"] + [f"true_{n}" for n in names] + [f"{e}_{n}" for e in est for n in names])
         for i, sim in enumerate(sim_level["sims"]):
-            w.writerow([sim, *sim_level["true"][i], *[v for e in est for v in sim_level["predictions"][e][i]]])
+            w.writerow([sim, *sim_level["true"][i], *[v for e in est for v in est[e][i]]])
 
     best = judged["per_sample"]["best_baseline"]
     res = judged["per_sample"]["metrics"]
@@ -166,6 +203,8 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
         baseline_labels=[best[n]["baseline"] for n in names],
         rmse={p: {n: (res[p][n]["rmse"], res[p][n]["interval"]["rmse"]) for n in names} for p in res})
     plots.error_histograms(pred, true, names, out / "errors.png")
+    if widths is not None:
+        plots.calibration_curves(widths["report"], names, out / "calibration.png")
     ex = test[:4]
     plots.example_subvolumes([s[0] for s in ex], [dict(zip(names, s[1])) for s in ex], out / "examples.png",
                              redshifts=test[0][4])
@@ -208,6 +247,49 @@ def simulation_level_estimates(model: str | Path, train_manifest: str | Path, tr
     predictions = {"network_box": est["network_box"], **{p: m[0] for p, m in means.items()},
                    "box_pk_ridge": est["box_pk_ridge"]}
     return {"sims": sims, "true": true_sim, "predictions": predictions, "alphas": est["alphas"]}
+
+
+def uncertainty(model: str | Path, val_manifest: str | Path, mu: np.ndarray, sd: np.ndarray,
+                true: np.ndarray, groups: np.ndarray, names: list[str], config: dict,
+                kw: dict) -> dict:
+    """Calibrated widths of a gaussian head on the test split (cosmoflow.evaluate.calibration).
+
+    mu, sd, true : (n, L) test-sample means, uncalibrated widths, truths (physical units).
+    kw : the bootstrap's weights, confidence (as ``judge``).
+    Returns {"report": {"per_sample", "per_simulation", "definitions"}, "sd_sample" (n, L)
+    calibrated widths, "sims", "mu_sim", "sd_sim" (calibrated)}.
+    """
+    mu_v, sd_v, true_v, ids_v = predict_with_widths(model, val_manifest, config["data"]["input_norm"])
+    sims_v = [d["sim"] for d in ids_v]
+    scale = calibration.fit_scale(mu_v, sd_v, true_v)
+    mu_vs, sd_vs, _ = calibration.combine(mu_v, sd_v, sims_v)
+    true_vs = bootstrap.simulation_means(true_v, true_v, sims_v)[1]
+    scale_sim = calibration.fit_scale(mu_vs, sd_vs, true_vs)
+    mu_s, sd_s, sims = calibration.combine(mu, sd, groups)
+    true_s = bootstrap.simulation_means(true, true, groups)[1]
+    common = dict(weights=kw["weights"], confidence=kw["confidence"])
+    rep = {"per_sample": calibration.report(mu, sd, true, groups, names, scale=scale, **common),
+           "per_simulation": calibration.report(mu_s, sd_s, true_s, sims, names, scale=scale_sim,
+                                                **common),
+           "n_val_sims": int(len(set(sims_v))),
+           "definitions": {
+               "per_sample": "each test sample's mean +- z x (its width x scale)",
+               "per_simulation": "precision-weighted mean of a simulation's samples, width "
+                                 "(sum 1 / sd_i^2)^(-1/2) x scale",
+               "scale": "factor on the network's widths making the validation split's residuals / "
+                        "widths unit-RMS (fitted per parameter and level; test not used)",
+               "coverage": "fraction of test estimates whose central interval at that level holds "
+                           "the truth, with its bootstrap interval over test simulations",
+               "mean_sd": "mean calibrated width (parameter units), beside the RMSE of the means",
+               "curve": "empirical against nominal coverage (calibration.png)"}}
+    for level in ("per_sample", "per_simulation"):
+        log.info("%s calibrated widths (scale fitted on %d validation simulations): %s", level,
+                 len(set(sims_v)), {n: {"scale": round(b["scale"], 3), "mean_sd": round(b["mean_sd"], 5),
+                                        "rmse": round(b["rmse"], 5),
+                                        "coverage": {q: round(c["value"], 3) for q, c in b["coverage"].items()}}
+                                    for n, b in rep[level].items()})
+    return {"report": rep, "sd_sample": sd * scale, "sims": sims, "mu_sim": mu_s,
+            "sd_sim": sd_s * scale_sim}
 
 
 def finite_or_null(obj):

@@ -6,7 +6,7 @@ dropout and pooling), ``check(input_size, conv_filters)`` (config-time, no Tenso
 """
 from __future__ import annotations
 
-from cosmoflow.model import light, mlperf, paper
+from cosmoflow.model import heads, light, mlperf, paper
 from cosmoflow.model.paper import ConvSpec, conv_specs, recommended_blocks
 from cosmoflow.model.summary import PAPER_TABLE_I, layer_table, train_flops
 
@@ -35,6 +35,7 @@ def resolve(model_cfg: dict) -> dict:
 def check_model(model_cfg: dict) -> None:
     """Config-time check that the preset's layers fit ``model.input_size`` (no TensorFlow)."""
     cfg = resolve(model_cfg)
+    heads.check(cfg.get("head"))
     PRESETS[cfg["preset"]].check(int(cfg["input_size"]), list(cfg["conv_filters"]))
 
 
@@ -42,7 +43,7 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                 dense: list[int] | None = None, leaky_slope: float = 0.01, n_outputs: int = 3,
                 n_channels: int = 1, *, preset: str = "paper", batch_norm: bool | None = None,
                 bn_momentum: float | None = None, dropout: float | None = None,
-                pooling: str | None = None,
+                pooling: str | None = None, head: str | None = None,
                 input_mean=None, input_std=None) -> "keras.Model":
     """Build a preset network (uncompiled Keras model, float32, channels last).
 
@@ -55,11 +56,14 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
     leaky_slope : float
         Negative slope of the leaky ReLUs.
     n_outputs : int
-        Number of predicted (normalised) parameters.
+        Number of predicted (normalised) parameters (labels).
     n_channels : int
         Input channels (1, or one per redshift with ``tfrecords.redshift_channels``).
     preset : str
         "paper" (default: the SC18 network), "mlperf" or "light".
+    head : str, optional
+        "point" (None: one output per label) or "gaussian" (a mean and a log-variance per
+        label, cosmoflow.model.heads).
     input_mean, input_std : sequence of n_channels floats, optional
         Per-channel standardisation of the (log1p or mean-normalised) input, computed on the
         training split: a fixed ``Normalization`` layer ``standardize`` first in the model, so
@@ -68,7 +72,8 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
     Returns
     -------
     keras.Model
-        Input ``[B, S, S, S, n_channels]`` named ``counts``, output ``[B, n_outputs]``.
+        Input ``[B, S, S, S, n_channels]`` named ``counts``, output ``[B, n_outputs]`` (point
+        head) or ``[B, 2 n_outputs]`` (gaussian: means, then log-variances).
     """
     cfg = resolve({"preset": preset, "conv_filters": conv_filters, "dense": dense,
                    "batch_norm": batch_norm, "bn_momentum": bn_momentum, "dropout": dropout,
@@ -84,7 +89,7 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
             raise ValueError(f"input_std {input_std}: expected {n_channels} positive values")
         x = keras.layers.Normalization(axis=-1, mean=list(map(float, input_mean)),
                                        variance=list(map(float, std ** 2)), name="standardize")(x)
-    y = PRESETS[cfg["preset"]].build(x, int(n_outputs), conv_filters=list(cfg["conv_filters"]),
+    y = PRESETS[cfg["preset"]].build(x, heads.n_outputs(head, n_outputs), conv_filters=list(cfg["conv_filters"]),
                                      dense=list(cfg["dense"]), leaky_slope=float(leaky_slope),
                                      batch_norm=bool(cfg["batch_norm"]),
                                      bn_momentum=float(cfg["bn_momentum"]),

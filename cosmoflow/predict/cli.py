@@ -53,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--redshifts", type=_floats, metavar="Z[,Z...]",
                    help="redshift of each channel of .npy grids, comma-separated (0,0.5,1.5,3), "
                         "or of a snapshot file (default for snapshots: their z attribute)")
+    p.add_argument("--calibration", metavar="METRICS_JSON",
+                   help="evaluate's metrics.json of this network (gaussian head): widths "
+                        "calibrated as evaluate's; without it the network's raw widths")
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                    help="samples per network call (default: %(default)s, evaluate's)")
     p.add_argument("--density-tolerance", type=float, default=DENSITY_TOLERANCE,
@@ -76,7 +79,8 @@ def main(argv=None) -> int:
                              redshifts=args.redshifts)
     try:
         stage.run(args.run, args.inputs, args.out, manifest=args.manifest, options=options,
-                  batch_size=args.batch_size, density_tolerance=args.density_tolerance)
+                  batch_size=args.batch_size, density_tolerance=args.density_tolerance,
+                  calibration=args.calibration)
     except (ValueError, OSError, KeyError) as err:
         print(f"cosmoflow.predict: ERROR: {err}", file=sys.stderr, flush=True)
         return EXIT_ERROR

@@ -6,9 +6,10 @@ batches, calls ``model(x, training=False)`` and maps the normalised outputs back
 ``offset + scale * y`` in float64 (`cosmoflow.data.tfrecord.denormalise_labels`). This module
 does the same operations in the same order and precision.
 
-Outputs: P columns (one estimate per label) or 2P (P estimates, then P log-variances, natural
-log of the variance in normalised label units); the width of an estimate is then
-``exp(logvar / 2) * |scale|`` [the label's units].
+Outputs: P columns (one estimate per label) or 2P (a gaussian head, `cosmoflow.model.heads`:
+P estimates, then P log-variances, natural log of the variance in normalised label units); the
+width of an estimate is then ``exp(logvar / 2) * |scale|`` [the label's units], before
+calibration (`cosmoflow.predict.table`, ``--calibration``).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosmoflow.data.tfrecord import denormalise_labels
+from cosmoflow.model import heads
 
 #: Samples per model call: evaluate's (`cosmoflow.evaluate.stage.predict`).
 BATCH_SIZE = 4
@@ -67,16 +69,13 @@ def network_outputs(model, samples: np.ndarray, input_norm: str, mean_count: flo
 
 
 def estimates(outputs: np.ndarray, label_norm: dict, n_labels: int) -> Estimates:
-    """Raw outputs (n, P) or (n, 2P) -> estimates and widths in physical units."""
-    k = outputs.shape[-1]
-    if k not in (n_labels, 2 * n_labels):
-        raise ValueError(f"network output has {k} columns, expected {n_labels} or "
-                         f"{2 * n_labels} for {n_labels} labels")
-    mean = denormalise_labels(outputs[:, :n_labels], label_norm)
+    """Raw outputs (n, P) or (n, 2P) -> estimates and widths in physical units (the widths as
+    evaluate computes them before its calibration: `cosmoflow.model.heads.width`)."""
+    mu, logvar = heads.split(outputs, n_labels)
+    mean = denormalise_labels(mu, label_norm)
     sd = None
-    if k == 2 * n_labels:
-        logvar = np.asarray(outputs[:, n_labels:], np.float64)
-        sd = np.exp(0.5 * logvar) * np.abs(np.asarray(label_norm["scale"], np.float64))
+    if logvar is not None:
+        sd = heads.width(logvar) * np.abs(np.asarray(label_norm["scale"], np.float64))
     return Estimates(mean=mean, sd=sd)
 
 

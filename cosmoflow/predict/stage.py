@@ -22,9 +22,11 @@ DENSITY_TOLERANCE = 0.2
 def predict_input(model, run: trained.TrainedRun, path: str | Path,
                   options: inputs.Options = inputs.Options(), *,
                   batch_size: int = core.BATCH_SIZE,
-                  density_tolerance: float = DENSITY_TOLERANCE) -> list[table.InputResult]:
+                  density_tolerance: float = DENSITY_TOLERANCE,
+                  scales: tuple | None = None) -> list[table.InputResult]:
     """Estimates of one input (one result, or one per redshift for a one-channel network
-    reading a folder); ValueError naming the input when it does not fit the network."""
+    reading a folder); ValueError naming the input when it does not fit the network.
+    ``scales``: evaluate's (per-sample, per-simulation) width calibration, or None."""
     out = []
     for grid in inputs.load(path, run.expected, options):
         geometry.check(grid, run.expected, density_tolerance)
@@ -32,14 +34,22 @@ def predict_input(model, run: trained.TrainedRun, path: str | Path,
         est = core.predict_samples(model, x, input_norm=run.input_norm,
                                    mean_count=run.expected.mean_count, label_norm=run.label_norm,
                                    n_labels=len(run.label_names), batch_size=batch_size)
-        out.append(table.InputResult(source=grid.source, redshifts=grid.redshifts, estimates=est))
+        input_scale = 1.0
+        if scales is not None and est.sd is not None:
+            est.sd = est.sd * scales[0]
+            # the combination of widths s0 sd_i is s0 times that of sd_i: evaluate rescales the
+            # raw widths' combination by the per-simulation scale s1
+            input_scale = scales[1] / scales[0]
+        out.append(table.InputResult(source=grid.source, redshifts=grid.redshifts, estimates=est,
+                                     input_scale=input_scale))
     return out
 
 
 def run(run_path: str | Path, input_paths: list[str | Path], out: str | Path, *,
         manifest: str | Path | None = None, options: inputs.Options = inputs.Options(),
         batch_size: int = core.BATCH_SIZE,
-        density_tolerance: float = DENSITY_TOLERANCE) -> list[table.InputResult]:
+        density_tolerance: float = DENSITY_TOLERANCE,
+        calibration: str | Path | None = None) -> list[table.InputResult]:
     """Predict every input with the trained run at ``run_path`` and write the table to ``out``.
 
     Parameters
@@ -51,6 +61,8 @@ def run(run_path: str | Path, input_paths: list[str | Path], out: str | Path, *,
     options : voxel side of .npy grids, box side and positions dataset of snapshots, redshifts.
     batch_size : samples per model call (the estimates do not depend on it).
     density_tolerance : relative tolerance on the mean count per voxel.
+    calibration : evaluate's metrics.json of this network (a gaussian head): its widths are
+        rescaled as evaluate's (per sample, and per input as per simulation); None: raw widths.
     """
     if not input_paths:
         raise ValueError("no inputs given")
@@ -59,11 +71,12 @@ def run(run_path: str | Path, input_paths: list[str | Path], out: str | Path, *,
              tr.run_dir or run_path, tr.input_norm, tr.label_names, tr.expected.describe(),
              tr.manifest_path)
     model = trained.load_model(tr)
+    scales = None if calibration is None else trained.calibration_scales(calibration, tr.label_names)
     results = []
     for path in input_paths:
         t0 = time.perf_counter()
         for r in predict_input(model, tr, path, options, batch_size=batch_size,
-                               density_tolerance=density_tolerance):
+                               density_tolerance=density_tolerance, scales=scales):
             mean, _ = table.input_summary(r.estimates)
             log.info("%s (z = %s): %d samples in %.1f s, mean estimate %s", r.source,
                      " ".join(f"{z:g}" for z in r.redshifts), len(r.estimates.mean),

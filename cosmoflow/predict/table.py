@@ -5,9 +5,12 @@ or ``input``), ``z`` (the channels' redshifts, space-separated), ``sample`` (the
 index k = (i n + j) n + l of the pipeline, n = V / S; empty on input rows), ``n_samples`` (1, or
 the input's number of samples), one column per label (the estimate; on input rows the mean over
 the input's samples) and ``<label>_sd`` per label (the width: a standard deviation, empty when
-the network has no width output; on input rows sqrt(sum sd_i^2) / n, the width of the mean if
-the samples' errors were independent, a lower bound when they are correlated). Values in
-physical units, written with full float64 precision (``repr``).
+the network has no width output). Input rows of a network with widths hold evaluate's
+per-simulation combination (`cosmoflow.evaluate.calibration.combine`): the precision-weighted
+mean of the samples and the width (sum 1 / sd_i^2)^(-1/2); without widths, the plain mean.
+With evaluate's calibration (``--calibration``), sample widths are multiplied by its per-sample
+scale and input widths by its per-simulation scale, as in evaluate. Values in physical units,
+written with full float64 precision (``repr``).
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cosmoflow.evaluate.calibration import combine
 from cosmoflow.io import atomic_path
 from cosmoflow.predict.core import Estimates
 
@@ -26,11 +30,13 @@ ID_COLUMNS = ("input", "row", "z", "sample", "n_samples")
 
 @dataclass
 class InputResult:
-    """The estimates of one input's samples (sample k = row k)."""
+    """The estimates of one input's samples (sample k = row k); ``input_scale`` multiplies the
+    input row's combined width (evaluate's per-simulation calibration; 1 without)."""
 
     source: str
     redshifts: tuple[float, ...]
     estimates: Estimates
+    input_scale: np.ndarray | float = 1.0
 
 
 def header(label_names: list[str]) -> list[str]:
@@ -38,11 +44,14 @@ def header(label_names: list[str]) -> list[str]:
     return [*ID_COLUMNS, *label_names, *(f"{n}_sd" for n in label_names)]
 
 
-def input_summary(est: Estimates) -> tuple[np.ndarray, np.ndarray | None]:
-    """(mean estimate (P,), its width (P,) or None) of one input's samples."""
-    n = len(est.mean)
-    sd = None if est.sd is None else np.sqrt(np.sum(np.square(est.sd), axis=0)) / n
-    return est.mean.mean(axis=0), sd
+def input_summary(est: Estimates, scale: np.ndarray | float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(estimate (P,), its width (P,) or None) of one input from its samples: the plain mean
+    without widths; else the precision-weighted mean and (sum 1 / sd_i^2)^(-1/2) x ``scale``."""
+    if est.sd is None:
+        return est.mean.mean(axis=0), None
+    mean, sd, _ = combine(est.mean, est.sd, np.zeros(len(est.mean), int))
+    return mean[0], sd[0] * scale
 
 
 def rows(result: InputResult) -> list[list]:
@@ -55,7 +64,7 @@ def rows(result: InputResult) -> list[list]:
     for k, m in enumerate(est.mean):
         sd = empty if est.sd is None else [float(v) for v in est.sd[k]]
         out.append([result.source, "sample", z, k, 1, *map(float, m), *sd])
-    mean, sd = input_summary(est)
+    mean, sd = input_summary(est, result.input_scale)
     out.append([result.source, "input", z, "", len(est.mean), *map(float, mean),
                 *(empty if sd is None else map(float, sd))])
     return out

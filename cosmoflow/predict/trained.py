@@ -138,3 +138,27 @@ def load_model(run: TrainedRun):
         raise ValueError(f"{run.model_path}: {n_out} outputs, expected {n_labels} (estimates) or "
                          f"{2 * n_labels} (estimates and log-variances) for labels {run.label_names}")
     return model
+
+
+def calibration_scales(metrics_json: str | Path, label_names: list[str]):
+    """Evaluate's width calibration of this network: (per-sample scales (P,), per-simulation
+    scales (P,)), read from the ``uncertainty`` block of its metrics.json.
+
+    ValueError naming the file when it has no such block (a point network, or an evaluation made
+    before widths existed) or lacks one of ``label_names``.
+    """
+    import numpy as np
+
+    with open(metrics_json) as fh:
+        unc = json.load(fh).get("uncertainty")
+    if not unc:
+        raise ValueError(f"{metrics_json}: no 'uncertainty' block (evaluate writes one for a "
+                         "network with a gaussian head, model.head: gaussian)")
+    out = []
+    for level in ("per_sample", "per_simulation"):
+        missing = [n for n in label_names if n not in unc.get(level, {})]
+        if missing:
+            raise ValueError(f"{metrics_json}: uncertainty.{level} has no scale for {missing}; "
+                             f"the network's labels are {label_names}")
+        out.append(np.array([unc[level][n]["scale"] for n in label_names], np.float64))
+    return out[0], out[1]

@@ -77,7 +77,7 @@ def load_config(args: argparse.Namespace) -> dict:
         if section not in cfg:
             raise KeyError(f"configuration has no {section!r} section (give --config or "
                            "--config-json)")
-    from cosmoflow.config import ConfigError, fill_section_defaults, section_errors
+    from cosmoflow.config import ConfigError, fill_section_defaults, section_errors, section_keys
 
     # schema defaults first (a key the config file leaves out can still be --set)
     cfg.update(fill_section_defaults({k: cfg[k] for k in ("model", "train", "data")}))
@@ -86,7 +86,7 @@ def load_config(args: argparse.Namespace) -> dict:
         section, dot, name = key.partition(".")
         if not sep or not dot:
             raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        if section not in cfg or name not in cfg[section]:
+        if section not in cfg or (name not in cfg[section] and name not in section_keys(section)):
             raise KeyError(f"--set {item!r}: no key {key!r} in the configuration")
         cfg[section][name] = yaml.safe_load(value)
     errs = section_errors({k: cfg[k] for k in ("model", "train", "data")})

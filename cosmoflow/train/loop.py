@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from cosmoflow.model import heads
+from cosmoflow.train import losses
 from cosmoflow.train.bn_recalibrate import recalibrate
 from cosmoflow.train.checkpoint import (atomic_path, checkpoint_path, load_checkpoint,
                                         save_checkpoint, write_csv, write_json)
@@ -62,6 +64,7 @@ class TrainSettings:
     grad_clip: float
     select: str
     bn_recalibrate: int = 0
+    nll_beta: float = 0.5
 
     @classmethod
     def from_config(cls, section: dict) -> "TrainSettings":
@@ -78,6 +81,8 @@ class TrainSettings:
                              f"be >= 1 (got {section})")
         if s.bn_recalibrate < 0:
             raise ValueError(f"config train.bn_recalibrate: got {s.bn_recalibrate}, expected >= 0")
+        if not 0.0 <= s.nll_beta <= 1.0:
+            raise ValueError(f"config train.nll_beta: got {s.nll_beta}, expected in [0, 1]")
         if s.select not in ("best", "last"):
             raise ValueError(f"config train.select: got {s.select!r}, expected 'best' or 'last'")
         return s
@@ -111,8 +116,12 @@ def _weights_digest(variables) -> str:
 class Trainer:
     """Owns the model replica, the optimizer, the step functions and the flat buffer."""
 
-    def __init__(self, model, settings: TrainSettings, dist: Dist, n_labels: int):
+    def __init__(self, model, settings: TrainSettings, dist: Dist, n_labels: int,
+                 head: str | None = None):
         self.model = model
+        # the head's loss (cosmoflow.train.losses); validation scores the plain NLL
+        self.loss = losses.for_head(head, settings.nll_beta)
+        self.val_loss = losses.for_head(head, validation=True)
         self.s = settings
         self.dist = dist
         self.vars = model.trainable_variables
@@ -138,7 +147,7 @@ class Trainer:
     def _grad_flat(self, x, y):
         with tf.GradientTape() as tape:
             pred = self.model(x, training=True)
-            loss = tf.reduce_mean(tf.square(pred - y))
+            loss = self.loss(pred, y)
         grads = tape.gradient(loss, self.vars)
         b = tf.cast(tf.shape(x)[0], tf.float32)
         return tf.concat([tf.reshape(g, [-1]) for g in grads]
@@ -153,9 +162,10 @@ class Trainer:
 
     def _eval_batch(self, x, y):
         pred = self.model(x, training=False)
-        err = pred - y
-        return (tf.reduce_sum(tf.reduce_mean(tf.square(err), axis=1)),
-                tf.cast(tf.shape(x)[0], tf.float32), tf.reduce_sum(tf.abs(err), axis=0),
+        b = tf.cast(tf.shape(x)[0], tf.float32)
+        err = heads.split(pred, self.n_labels)[0] - y
+        return (self.val_loss(pred, y) * b,
+                b, tf.reduce_sum(tf.abs(err), axis=0),
                 tf.reduce_sum(tf.square(err), axis=0))
 
     # -- steps -----------------------------------------------------------------------
@@ -240,6 +250,8 @@ def fingerprint(model_cfg: dict, s: TrainSettings, dist: Dist, n_train: int,
             if k not in ("epochs", "threads_per_rank", "mpi", "jit_compile")}
     if not keep["bn_recalibrate"]:   # off: checkpoints made before the option still resume
         del keep["bn_recalibrate"]
+    if heads.check(model_cfg.get("head")) == "point":   # the NLL's beta does not apply
+        del keep["nll_beta"]
     fp = {"model": model_cfg, "train": keep, "world_size": dist.size, "n_train": n_train}
     if data is not None:
         fp["data"] = data
@@ -269,7 +281,7 @@ def train(model, model_cfg: dict, settings: TrainSettings, dist: Dist, train_src
     if steps_per_epoch < 1:
         raise ValueError(f"training set has {train_src.n_samples} samples, fewer than one global "
                          f"batch of ranks x batch_per_rank = {gb}")
-    trainer = Trainer(model, s, dist, len(train_src.label_names))
+    trainer = Trainer(model, s, dist, len(train_src.label_names), model_cfg.get("head"))
     fp = fingerprint(model_cfg, s, dist, train_src.n_samples, data)
     ckpt = checkpoint_path(out_dir)
     writer = None

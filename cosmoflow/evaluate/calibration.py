@@ -1,0 +1,107 @@
+"""Widths of the gaussian head: calibration on the validation split, per-simulation combination,
+coverage with bootstrap intervals (pure numpy; docs/model.md, "Uncertainties").
+
+Per sample, the network gives a mean mu and a width sd per parameter (physical units). Two
+steps turn those into intervals one can trust:
+
+1. **Combination over a simulation.** The sub-volumes of one simulation are treated as
+   independent Gaussian measurements of the same parameter: the simulation's estimate is the
+   precision-weighted mean sum(mu_i / sd_i^2) / sum(1 / sd_i^2), its width
+   (sum 1 / sd_i^2)^(-1/2). Not a plain mean of widths (which would not shrink with the number of
+   sub-volumes), and not the plain mean of mu (which gives a poorly measured sub-volume the weight
+   of a good one).
+2. **Calibration on validation.** Sub-volumes of one box are not independent (they share its
+   large-scale modes and the network's cosmology-dependent bias), and a network's widths can be
+   too narrow or too wide overall. One factor per parameter and level (per sample, per
+   simulation) rescales the widths so that the validation split's standardised residuals
+   (true - mu) / sd have unit root mean square. The test split is not used for it.
+
+Coverage of a central interval at level q is the fraction of estimates with
+|true - mu| <= z_q sd, z_q the two-sided Gaussian quantile (1.0 for 68.27 %, 1.96 for 95 %);
+its interval comes from the same resamples of whole test simulations as every other metric.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import norm
+
+from . import bootstrap
+
+#: Nominal levels of the calibration curve (the two reported ones included).
+CURVE_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6827, 0.8, 0.9, 0.95, 0.99)
+
+
+def z_of(level: float) -> float:
+    """Half-width, in standard deviations, of the central Gaussian interval holding ``level``."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"coverage level {level}: expected in (0, 1)")
+    return float(norm.ppf(0.5 + 0.5 * level))
+
+
+def combine(mu: np.ndarray, sd: np.ndarray, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision-weighted estimate and width per simulation.
+
+    mu, sd : (n, L) per-sample means and widths (sd > 0), physical units.
+    groups : (n,) simulation of each sample.
+    Returns (mu_sim (G, L), sd_sim (G, L), sims (G,) sorted).
+    """
+    mu, sd = np.asarray(mu, np.float64), np.asarray(sd, np.float64)
+    if mu.shape != sd.shape or np.any(~(sd > 0)):
+        raise ValueError(f"widths must be positive and shaped like the means ({mu.shape}), "
+                         f"got {sd.shape}, min {np.nanmin(sd) if sd.size else None}")
+    sims, inv = np.unique(np.asarray(groups), return_inverse=True)
+    prec = 1.0 / sd ** 2
+    wsum = np.zeros((len(sims), mu.shape[1]))
+    msum = np.zeros_like(wsum)
+    np.add.at(wsum, inv, prec)
+    np.add.at(msum, inv, prec * mu)
+    return msum / wsum, wsum ** -0.5, sims
+
+
+def fit_scale(mu: np.ndarray, sd: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """(L,) factors s with RMS((true - mu) / (s sd)) = 1 on these (validation) estimates."""
+    z = (np.asarray(true, np.float64) - mu) / sd
+    return np.sqrt(np.mean(z ** 2, axis=0))
+
+
+def covered(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, level: float) -> np.ndarray:
+    """(n, L) 1.0 where the central ``level`` interval mu +- z sd holds the truth, else 0.0."""
+    return (np.abs(np.asarray(true, np.float64) - mu) <= z_of(level) * sd).astype(np.float64)
+
+
+def _resampled_means(values: np.ndarray, groups, weights: np.ndarray) -> np.ndarray:
+    """(n_resamples, L) means of per-sample values over resamples of whole groups."""
+    sims, inv = np.unique(np.asarray(groups), return_inverse=True)
+    if weights.shape[1] != len(sims):
+        raise ValueError(f"weights are for {weights.shape[1]} groups, the data has {len(sims)}")
+    sums = np.zeros((len(sims), values.shape[1]))
+    np.add.at(sums, inv, values)
+    counts = np.bincount(inv, minlength=len(sims)).astype(np.float64)
+    return (weights @ sums) / (weights @ counts)[:, None]
+
+
+def report(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, groups, names: list[str], *,
+           scale: np.ndarray, weights: np.ndarray, confidence: float,
+           levels=(0.6827, 0.95)) -> dict:
+    """Coverage and widths of calibrated intervals, per parameter, with bootstrap intervals.
+
+    sd : uncalibrated widths; ``scale`` (L,) from :func:`fit_scale` on validation multiplies them.
+    Returns {name: {"scale", "mean_sd", "rmse", "coverage": {level: {"value", "interval"}},
+    "curve": {"nominal": [...], "empirical": [...]}}}: mean_sd is the mean calibrated width,
+    next to the RMSE of mu.
+    """
+    sd_cal = sd * np.asarray(scale, np.float64)
+    out = {}
+    cov = {q: covered(mu, sd_cal, true, q) for q in sorted(set(levels) | set(CURVE_LEVELS))}
+    res = {q: _resampled_means(c, groups, weights) for q, c in cov.items()}
+    for j, name in enumerate(names):
+        block = {"scale": float(scale[j]), "mean_sd": float(np.mean(sd_cal[:, j])),
+                 "rmse": float(np.sqrt(np.mean((mu[:, j] - true[:, j]) ** 2))), "coverage": {}}
+        for q in levels:
+            lo, hi = bootstrap._percentiles(res[q][:, j:j + 1], confidence)
+            block["coverage"][f"{q:g}"] = {"value": float(np.mean(cov[q][:, j])),
+                                           "interval": [float(lo[0]), float(hi[0])]}
+        block["curve"] = {"nominal": list(CURVE_LEVELS),
+                          "empirical": [float(np.mean(cov[q][:, j])) for q in CURVE_LEVELS]}
+        out[name] = block
+    return out
