@@ -63,6 +63,12 @@ def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(nam
     (lambda c: c.update(bogus=1), "'bogus' was unexpected"),
     (lambda c: c["cola"].update(n_stepz=3), "cola: unknown key(s)"),
     (lambda c: c["power"].update(transfer="camb"), "power.transfer: got 'camb', expected one of"),
+    (lambda c: c["power"].update(class_precision={"tol_perturbation_integration": 1e-4}),
+     "power.class_precision: unknown key(s): Additional properties are not allowed "
+     "('tol_perturbation_integration' was unexpected)"),
+    (lambda c: c["power"].update(class_precision={"l_max_g": 2}),
+     "power.class_precision.l_max_g: got 2, expected minimum 4"),
+    (lambda c: c["power"].update(class_precision="fast"), "power.class_precision: got 'fast' (str), expected type object"),
     (lambda c: c["cosmology"].update(sigma_8=[0.9, 0.8]), "cosmology.sigma_8: got [0.9, 0.8], expected low < high"),
     (lambda c: c["sims"].update(n_sims=16, n_val=10, n_test=10), "n_val + n_test = 20 must be < n_sims"),
     # the cosmology parameterisation

@@ -1,7 +1,10 @@
 """Power spectra (real CLASS), EH98, growth: compared with theory and with each other."""
+import json
+
 import numpy as np
 import pytest
 
+from cosmoflow import config as cfgmod
 from cosmoflow import power
 from pycola_wrapper import cosmology as cm
 from pycola_wrapper.power import OutOfTableError, PowerTable, eisenstein_hu_pk, sigma_R
@@ -159,3 +162,51 @@ def test_a_s_table_is_the_sigma8_table():
     # EH98 with A_s: normalised to the sigma_8 CLASS derived from it
     t_eh = power.make_table(cosmo, "eisenstein", 1e-4, 10.0, 256, 0.01, 16, A_s=row["A_s"], amplitude="A_s")
     assert t_eh.attrs["sigma8_table"] == pytest.approx(row["sigma_8"], rel=2e-3)
+
+
+# --------------------------------------------------------------------------------------------
+# CLASS cost: one run per call, and power.class_precision (docs/pipeline.md, "CLASS cost")
+def test_shoot_a_s_is_classys_sigma8_shooting():
+    """complete_row's one-run shooting returns, bit for bit, the A_s that classy derives from a
+    sigma8 input (which costs it a second CLASS run)."""
+    c = {"Omega_m": 0.34, "Omega_b": 0.045, "n_s": 0.99, "h": 0.703, "T_cmb": 2.7255, "sigma_8": 0.79}
+    classy_as = power.run_class(power.class_params(c, power.SIGMA8_K_MAX),
+                                lambda e: e.get_current_derived_parameters(["A_s"])["A_s"])
+    assert power.shoot_A_s(c, 0.79) == classy_as
+    assert power.complete_row(_row(Omega_m=0.34, sigma_8=0.79, n_s=0.99), CFG_S8)["A_s"] == classy_as
+
+
+def test_table_from_the_rows_a_s_is_the_sigma8_table():
+    """sigma_8 amplitude: the power stage's one CLASS run from the row's A_s tabulates, bit for
+    bit, what the sigma8 input (CLASS's shooting, two runs) does; a row whose sigma_8 is not its
+    A_s's is refused."""
+    row = power.complete_row(_row(), CFG_S8)
+    cosmo = power.cosmology_from_row(row, CFG_S8)
+    k_max = power.k_max_for(256.0, 128)
+    one = power.make_table(cosmo, "class", 1e-4, k_max, 256, 0.01, 16, A_s=row["A_s"])
+    two = power.make_table(cosmo, "class", 1e-4, k_max, 256, 0.01, 16)
+    np.testing.assert_array_equal(one.pk, two.pk)
+    wrong = cm.Cosmology(0.3, 0.8 * 1.001, 0.96, 70.3)
+    with pytest.raises(ValueError, match="CLASS returns sigma_8 = .* the row says .*tolerance 0.0002"):
+        power.make_table(wrong, "class", 1e-4, k_max, 64, 0.01, 16, A_s=row["A_s"])
+
+
+def test_fast_class_precision_is_within_0p1_percent():
+    """power.FAST_CLASS_PRECISION through both CLASS calls (complete_row and the table) gives P(k)
+    within 0.1 % of CLASS's defaults up to the 128^3 mesh's k_max, and does reach CLASS (the
+    tables differ); the table records it."""
+    fast = power.FAST_CLASS_PRECISION
+    cfg = cfgmod.load()
+    cfg["power"]["class_precision"] = fast
+    assert cfgmod.schema_errors(cfg) == []      # a valid config value
+    ref_row, fast_row = power.complete_row(_row(), CFG_S8), power.complete_row(_row(), CFG_S8, fast)
+    assert fast_row["A_s"] != ref_row["A_s"]
+    assert fast_row["A_s"] == pytest.approx(ref_row["A_s"], rel=1e-3)
+    cosmo = power.cosmology_from_row(ref_row, CFG_S8)
+    k_max = power.k_max_for(256.0, 128)
+    ref = power.make_table(cosmo, "class", 1e-4, k_max, 512, 0.01, 16, A_s=ref_row["A_s"])
+    got = power.make_table(cosmo, "class", 1e-4, k_max, 512, 0.01, 16, A_s=fast_row["A_s"],
+                           precision=fast)
+    err = np.max(np.abs(got.pk / ref.pk - 1.0))
+    assert 0.0 < err < 1e-3
+    assert json.loads(got.attrs["class_precision"]) == fast and "class_precision" not in ref.attrs

@@ -11,7 +11,7 @@ def run(row: dict, config: dict, out: str | Path) -> str:
 
     if sampling.draw_row(int(row["sim"]), config) != row:
         raise RuntimeError(f"sim {row['sim']}: the workflow's row differs from the sampler's")
-    full = power.complete_row(row, config["cosmology"])
+    full = power.complete_row(row, config["cosmology"], config["power"].get("class_precision"))
     sampling.write_row(full, out)
     return (f"sim {row['sim']}: {full} ({sampling.derived_key(config['cosmology'])} "
             f"derived by CLASS)")

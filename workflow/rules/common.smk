@@ -42,10 +42,26 @@ def without_threads(section: dict) -> dict:
     return {k: v for k, v in section.items() if k != "threads"}
 
 
+def power_params() -> dict:
+    """The ``power`` section as a rule parameter (a rerun trigger), ``class_precision`` only when
+    set: its default {} (CLASS's own settings) is what results made before the key used, so
+    those stay up to date."""
+    return {k: v for k, v in config["power"].items() if k != "class_precision" or v}
+
+
+def class_precision_params() -> dict:
+    """``class_precision=...`` for the params of a rule that runs CLASS, {} when not set (see
+    power_params): ``params: row=..., **class_precision_params()``."""
+    value = config["power"].get("class_precision")
+    return {"class_precision": value} if value else {}
+
+
 def config_json_for_params() -> str:
-    """The whole config as JSON, every section less its ``threads`` (see without_threads), keys
-    sorted: the order in which config files were merged does not change it."""
-    return json.dumps({k: without_threads(v) if isinstance(v, dict) else v for k, v in config.items()},
+    """The whole config as JSON, every section less its ``threads`` (see without_threads) and
+    ``power`` as power_params, keys sorted: the order in which config files were merged does
+    not change it."""
+    return json.dumps({k: power_params() if k == "power" else
+                       without_threads(v) if isinstance(v, dict) else v for k, v in config.items()},
                       sort_keys=True)
 
 

@@ -9,7 +9,7 @@ if not BATCHED:  # one job per stage and simulation (sims.batch 1); else workflo
         output:
             f"{RESULTS}/power/{{sim}}.h5",
         params:
-            power=config["power"],
+            power=power_params(),
             gridscale=config["cola"]["gridscale"],  # k_max covers the finest PM mesh
         log:
             f"{RESULTS}/logs/power/{{sim}}.log",

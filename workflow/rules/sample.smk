@@ -11,6 +11,7 @@ if not BATCHED:  # one job per stage and simulation (sims.batch 1); else workflo
             f"{RESULTS}/sims/{{sim}}/cosmology.json",
         params:
             row=lambda w: sim_row(w.sim),
+            **class_precision_params(),  # CLASS's settings, when not its own
         log:
             f"{RESULTS}/logs/cosmology/{{sim}}.log",
         benchmark:

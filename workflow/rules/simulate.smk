@@ -80,7 +80,7 @@ if BATCHED:
                 rows=[sim_row(s) for s in _sims],
                 files={s: sim_files(s) for s in _sims},
                 redshifts=REDSHIFTS,
-                power=config["power"],
+                power=power_params(),
                 ics=without_threads(config["ics"]),
                 cola=without_threads(config["cola"]),
                 voxels=without_threads(config["voxels"]),
