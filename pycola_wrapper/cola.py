@@ -166,6 +166,21 @@ def _wrap(x, box):
     return r
 
 
+@nb.njit(inline="always")
+def _wrap_lpt(x, box):
+    """``_wrap(x, box)`` of a float64 x, bit for bit, without its float modulo when x is within
+    one box of [0, box): x - box is then exact (Sterbenz) as fmod is, and x + box is the sum
+    Python's modulo makes for a negative x (5x faster _init_positions, docs/cola.md)."""
+    if x >= box:
+        x = x - box if x < 2.0 * box else x % box
+    elif x < 0.0:
+        x = x + box if x >= -box else x % box
+    r = np.float32(x + 0.0)  # + 0.0: a -0.0 becomes +0.0, as x % box makes it
+    if r >= box:  # float32 rounding of box - tiny
+        r = np.float32(0.0)
+    return r
+
+
 @nb.njit(parallel=True, cache=True)
 def _init_positions(psi1, psi2, d1, d2, box, n, out, q0=0.5):
     cell = box / n
@@ -173,9 +188,9 @@ def _init_positions(psi1, psi2, d1, d2, box, n, out, q0=0.5):
         for j in range(n):
             for k in range(n):
                 p = (i * n + j) * n + k
-                out[p, 0] = _wrap((i + q0) * cell + d1 * psi1[0, p] + d2 * psi2[0, p], box)
-                out[p, 1] = _wrap((j + q0) * cell + d1 * psi1[1, p] + d2 * psi2[1, p], box)
-                out[p, 2] = _wrap((k + q0) * cell + d1 * psi1[2, p] + d2 * psi2[2, p], box)
+                out[p, 0] = _wrap_lpt((i + q0) * cell + d1 * psi1[0, p] + d2 * psi2[0, p], box)
+                out[p, 1] = _wrap_lpt((j + q0) * cell + d1 * psi1[1, p] + d2 * psi2[1, p], box)
+                out[p, 2] = _wrap_lpt((k + q0) * cell + d1 * psi1[2, p] + d2 * psi2[2, p], box)
 
 
 @nb.njit(parallel=True, cache=True)

@@ -155,3 +155,37 @@ def test_bad_inputs():
         _run(psi1.astype(np.float64), psi2, cosmo, 64.0)
     with pytest.raises(ValueError, match="psi2 shape"):
         _run(psi1, psi2[:, :16], cosmo, 64.0)
+
+
+@numba.njit
+def _init_positions_modulo(psi1, psi2, d1, d2, box, n, out, q0):
+    """_init_positions as it was: every coordinate through cola._wrap (a float modulo)."""
+    cell = box / n
+    for i in range(n):
+        for j in range(n):
+            for k in range(n):
+                p = (i * n + j) * n + k
+                out[p, 0] = cola._wrap((i + q0) * cell + d1 * psi1[0, p] + d2 * psi2[0, p], box)
+                out[p, 1] = cola._wrap((j + q0) * cell + d1 * psi1[1, p] + d2 * psi2[1, p], box)
+                out[p, 2] = cola._wrap((k + q0) * cell + d1 * psi1[2, p] + d2 * psi2[2, p], box)
+
+
+def test_init_positions_wrap_is_the_float_modulo_bit_for_bit():
+    """_init_positions wraps without a float modulo when a coordinate is within one box of
+    [0, box) (_wrap_lpt): the same float32 bits as the modulo, on random displacements of up to
+    several boxes and on the edges (0, +-box, 2 box, just inside, NaN, inf)."""
+    n, box = 16, 16.0
+    rng = np.random.default_rng(5)
+    psi1 = (rng.standard_normal((3, n**3)) * rng.choice([0.5, 4.0, 40.0], (3, n**3))).astype(np.float32)
+    psi2 = (rng.standard_normal((3, n**3)) * 2.0).astype(np.float32)
+    b32 = np.float32(box)
+    edges = [0.0, -0.0, box, -box, 2 * box, -2 * box, 3 * box, np.nextafter(b32, 0), np.nextafter(b32, 99),
+             -np.nextafter(b32, 0), np.nextafter(np.float32(0), 1), -np.nextafter(np.float32(0), 1),
+             np.nextafter(np.float32(2 * box), 0), 1e30, -1e30, np.nan, np.inf, -np.inf]
+    psi1[:, :len(edges)] = np.array(edges, dtype=np.float32)   # particle (0, 0, k): x = psi1 at q0 0
+    for d1, d2, q0 in ((1.0, 0.0, 0.0), (1.0, 0.0, 0.5), (0.1, 0.004, 0.5), (1.0 + 1e-12, 0.5, 0.0),
+                       (3.0, 2.0, 0.5)):
+        new, old = np.empty((n**3, 3), np.float32), np.empty((n**3, 3), np.float32)
+        cola._init_positions(psi1, psi2, d1, d2, box, n, new, q0)
+        _init_positions_modulo(psi1, psi2, d1, d2, box, n, old, q0)
+        np.testing.assert_array_equal(new.view(np.uint32), old.view(np.uint32))
