@@ -19,6 +19,9 @@ def gaussian_linear(n_sims, per_sim, seed, misreport=1.0):
     return mu, sd * misreport, true, groups
 
 
+LEVELS = sorted({0.6827, 0.95} | set(calibration.CURVE_LEVELS))
+
+
 def test_z_of_levels():
     assert calibration.z_of(0.6827) == pytest.approx(1.0, abs=1e-3)
     assert calibration.z_of(0.95) == pytest.approx(1.96, abs=1e-3)
@@ -31,10 +34,14 @@ def test_coverage_is_nominal_when_widths_are_right_and_restored_when_misreported
         mu_v, sd_v, true_v, _ = gaussian_linear(200, 8, seed=1, misreport=misreport)
         scale = calibration.fit_scale(mu_v, sd_v, true_v)
         np.testing.assert_allclose(scale, 1.0 / misreport, rtol=0.05)
+        radii = calibration.fit_radii(mu_v, sd_v, true_v, LEVELS)
+        assert {r["method"] for r in radii.values()} == {"quantile"}
+        np.testing.assert_allclose(radii[0.6827]["radius"], 1.0 / misreport, rtol=0.08)
+        np.testing.assert_allclose(radii[0.95]["radius"], 1.96 / misreport, rtol=0.08)
         mu, sd, true, groups = gaussian_linear(200, 8, seed=2, misreport=misreport)
         raw = calibration.covered(mu, sd, true, 0.6827).mean(axis=0)
         w = bootstrap.resample_weights(200, 300, 0)
-        rep = calibration.report(mu, sd, true, groups, ["a", "b"], scale=scale, weights=w,
+        rep = calibration.report(mu, sd, true, groups, ["a", "b"], radii=radii, weights=w,
                                  confidence=0.95)
         for name in ("a", "b"):
             for level in (0.6827, 0.95):
@@ -44,6 +51,28 @@ def test_coverage_is_nominal_when_widths_are_right_and_restored_when_misreported
             assert rep[name]["mean_sd"] == pytest.approx(rep[name]["rmse"], rel=0.35)
         if misreport != 1.0:   # uncalibrated, the coverage is far off
             assert np.all(np.abs(raw - 0.6827) > 0.15), (misreport, raw)
+
+
+def test_quantile_radii_cover_heavy_tailed_residuals_where_a_gaussian_scale_does_not():
+    """Residuals / widths from a Student t (3 dof): one unit-RMS factor puts too much inside
+    the 68 % interval; the validation quantiles give both levels their coverage."""
+    rng = np.random.default_rng(5)
+
+    def draw(n):
+        sd = rng.uniform(0.01, 0.03, (n, 1))
+        return sd * rng.standard_t(3, (n, 1)), sd, np.zeros((n, 1))
+    mu_v, sd_v, true_v = draw(4000)
+    mu, sd, true = draw(4000)
+    radii = calibration.fit_radii(mu_v, sd_v, true_v, LEVELS)
+    rms = calibration.fit_scale(mu_v, sd_v, true_v)
+    for q in (0.6827, 0.95):
+        assert abs(calibration.covered(mu, sd, true, q, radii[q]["radius"]).mean() - q) < 0.02
+    assert calibration.covered(mu, sd, true, 0.6827, rms).mean() > 0.6827 + 0.07
+    # too few validation estimates for the 95 % quantile rank: the Gaussian fit, said so
+    few = calibration.fit_radii(mu_v[:16], sd_v[:16], true_v[:16], [0.6827, 0.95])
+    assert few[0.6827]["method"] == "quantile" and few[0.95]["method"] == "rms"
+    np.testing.assert_allclose(few[0.95]["radius"],
+                               1.96 * calibration.fit_scale(mu_v[:16], sd_v[:16], true_v[:16]), rtol=1e-3)
 
 
 def test_combination_is_the_precision_weighted_mean_and_its_width_is_right():

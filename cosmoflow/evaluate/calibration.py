@@ -11,14 +11,20 @@ steps turn those into intervals one can trust:
    sub-volumes), and not the plain mean of mu (which gives a poorly measured sub-volume the weight
    of a good one).
 2. **Calibration on validation.** Sub-volumes of one box are not independent (they share its
-   large-scale modes and the network's cosmology-dependent bias), and a network's widths can be
-   too narrow or too wide overall. One factor per parameter and level (per sample, per
-   simulation) rescales the widths so that the validation split's standardised residuals
-   (true - mu) / sd have unit root mean square. The test split is not used for it.
+   large-scale modes and the network's cosmology-dependent bias), a network's widths can be too
+   narrow or too wide overall, and its standardised residuals |true - mu| / sd need not be
+   Gaussian. For each parameter, level of estimate (per sample, per simulation) and interval
+   level q, the half-width of the interval is r_q sd, r_q fitted on the validation split:
+   the q quantile of the validation estimates' |true - mu| / sd (split-conformal prediction with
+   normalised scores, the finite-sample rank ceil((n + 1) q) of n), where the split has enough
+   estimates for that rank (n >= q / (1 - q): 19 for 95 %); otherwise z_q s, s making the
+   standardised residuals unit-RMS (the Gaussian fit). Chosen on validation alone
+   (experiments/calibration_cv.py: leave-one-simulation-out over the validation simulations).
+   The reported width ("sd") is r_0.6827 sd, a one-sigma equivalent. The test split is not used.
 
 Coverage of a central interval at level q is the fraction of estimates with
-|true - mu| <= z_q sd, z_q the two-sided Gaussian quantile (1.0 for 68.27 %, 1.96 for 95 %);
-its interval comes from the same resamples of whole test simulations as every other metric.
+|true - mu| <= r_q sd; its interval comes from the same resamples of whole test simulations as
+every other metric.
 """
 from __future__ import annotations
 
@@ -64,9 +70,28 @@ def fit_scale(mu: np.ndarray, sd: np.ndarray, true: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(z ** 2, axis=0))
 
 
-def covered(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, level: float) -> np.ndarray:
-    """(n, L) 1.0 where the central ``level`` interval mu +- z sd holds the truth, else 0.0."""
-    return (np.abs(np.asarray(true, np.float64) - mu) <= z_of(level) * sd).astype(np.float64)
+def fit_radii(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, levels) -> dict:
+    """Half-widths of the central intervals in units of the widths, fitted on these (validation)
+    estimates: {level: {"radius": (L,), "method": "quantile" | "rms"}} (module docstring)."""
+    z = np.sort(np.abs(np.asarray(true, np.float64) - mu) / sd, axis=0)
+    n = len(z)
+    rms = fit_scale(mu, sd, true)
+    out = {}
+    for q in levels:
+        rank = int(np.ceil((n + 1) * q))
+        if rank <= n:
+            out[q] = {"radius": z[rank - 1].copy(), "method": "quantile"}
+        else:
+            out[q] = {"radius": z_of(q) * rms, "method": "rms"}
+    return out
+
+
+def covered(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, level: float,
+            radius=None) -> np.ndarray:
+    """(n, L) 1.0 where the central interval mu +- radius sd holds the truth, else 0.0;
+    radius None: the Gaussian z of ``level``."""
+    r = z_of(level) if radius is None else np.asarray(radius, np.float64)
+    return (np.abs(np.asarray(true, np.float64) - mu) <= r * sd).astype(np.float64)
 
 
 def _resampled_means(values: np.ndarray, groups, weights: np.ndarray) -> np.ndarray:
@@ -81,26 +106,28 @@ def _resampled_means(values: np.ndarray, groups, weights: np.ndarray) -> np.ndar
 
 
 def report(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, groups, names: list[str], *,
-           scale: np.ndarray, weights: np.ndarray, confidence: float,
+           radii: dict, weights: np.ndarray, confidence: float,
            levels=(0.6827, 0.95)) -> dict:
     """Coverage and widths of calibrated intervals, per parameter, with bootstrap intervals.
 
-    sd : uncalibrated widths; ``scale`` (L,) from :func:`fit_scale` on validation multiplies them.
-    Returns {name: {"scale", "mean_sd", "rmse", "coverage": {level: {"value", "interval"}},
-    "curve": {"nominal": [...], "empirical": [...]}}}: mean_sd is the mean calibrated width,
-    next to the RMSE of mu.
+    sd : uncalibrated widths; ``radii`` from :func:`fit_radii` on validation (every level of
+    ``levels`` and CURVE_LEVELS). Returns {name: {"scale" (r_0.6827: the one-sigma factor),
+    "mean_sd" (mean of r_0.6827 sd), "rmse", "coverage": {level: {"value", "interval", "radius",
+    "method"}}, "curve": {"nominal", "empirical"}}}.
     """
-    sd_cal = sd * np.asarray(scale, np.float64)
-    out = {}
-    cov = {q: covered(mu, sd_cal, true, q) for q in sorted(set(levels) | set(CURVE_LEVELS))}
+    cov = {q: covered(mu, sd, true, q, radii[q]["radius"]) for q in sorted(set(levels) | set(CURVE_LEVELS))}
     res = {q: _resampled_means(c, groups, weights) for q, c in cov.items()}
+    one_sigma = radii[0.6827]["radius"]
+    out = {}
     for j, name in enumerate(names):
-        block = {"scale": float(scale[j]), "mean_sd": float(np.mean(sd_cal[:, j])),
+        block = {"scale": float(one_sigma[j]), "mean_sd": float(np.mean(sd[:, j] * one_sigma[j])),
                  "rmse": float(np.sqrt(np.mean((mu[:, j] - true[:, j]) ** 2))), "coverage": {}}
         for q in levels:
             lo, hi = bootstrap._percentiles(res[q][:, j:j + 1], confidence)
             block["coverage"][f"{q:g}"] = {"value": float(np.mean(cov[q][:, j])),
-                                           "interval": [float(lo[0]), float(hi[0])]}
+                                           "interval": [float(lo[0]), float(hi[0])],
+                                           "radius": float(radii[q]["radius"][j]),
+                                           "method": radii[q]["method"]}
         block["curve"] = {"nominal": list(CURVE_LEVELS),
                           "empirical": [float(np.mean(cov[q][:, j])) for q in CURVE_LEVELS]}
         out[name] = block

@@ -261,23 +261,27 @@ def uncertainty(model: str | Path, val_manifest: str | Path, mu: np.ndarray, sd:
     """
     mu_v, sd_v, true_v, ids_v = predict_with_widths(model, val_manifest, config["data"]["input_norm"])
     sims_v = [d["sim"] for d in ids_v]
-    scale = calibration.fit_scale(mu_v, sd_v, true_v)
+    levels = sorted({0.6827, 0.95} | set(calibration.CURVE_LEVELS))
+    radii = calibration.fit_radii(mu_v, sd_v, true_v, levels)
     mu_vs, sd_vs, _ = calibration.combine(mu_v, sd_v, sims_v)
     true_vs = bootstrap.simulation_means(true_v, true_v, sims_v)[1]
-    scale_sim = calibration.fit_scale(mu_vs, sd_vs, true_vs)
+    radii_sim = calibration.fit_radii(mu_vs, sd_vs, true_vs, levels)
     mu_s, sd_s, sims = calibration.combine(mu, sd, groups)
     true_s = bootstrap.simulation_means(true, true, groups)[1]
     common = dict(weights=kw["weights"], confidence=kw["confidence"])
-    rep = {"per_sample": calibration.report(mu, sd, true, groups, names, scale=scale, **common),
-           "per_simulation": calibration.report(mu_s, sd_s, true_s, sims, names, scale=scale_sim,
+    rep = {"per_sample": calibration.report(mu, sd, true, groups, names, radii=radii, **common),
+           "per_simulation": calibration.report(mu_s, sd_s, true_s, sims, names, radii=radii_sim,
                                                 **common),
            "n_val_sims": int(len(set(sims_v))),
            "definitions": {
-               "per_sample": "each test sample's mean +- z x (its width x scale)",
-               "per_simulation": "precision-weighted mean of a simulation's samples, width "
-                                 "(sum 1 / sd_i^2)^(-1/2) x scale",
-               "scale": "factor on the network's widths making the validation split's residuals / "
-                        "widths unit-RMS (fitted per parameter and level; test not used)",
+               "per_sample": "each test sample's mean +- radius x its width",
+               "per_simulation": "precision-weighted mean of a simulation's samples +- radius x "
+                                 "(sum 1 / sd_i^2)^(-1/2)",
+               "scale": "the one-sigma factor on the network's widths: the 68.27 % radius",
+               "radius": "half-width of the level's interval in network widths, fitted on the "
+                         "validation split: the level's quantile of |true - mu| / sd (method "
+                         "quantile, split-conformal) or z x the unit-RMS factor (method rms, "
+                         "where validation has too few estimates for the quantile)",
                "coverage": "fraction of test estimates whose central interval at that level holds "
                            "the truth, with its bootstrap interval over test simulations",
                "mean_sd": "mean calibrated width (parameter units), beside the RMSE of the means",
@@ -288,8 +292,8 @@ def uncertainty(model: str | Path, val_manifest: str | Path, mu: np.ndarray, sd:
                                         "rmse": round(b["rmse"], 5),
                                         "coverage": {q: round(c["value"], 3) for q, c in b["coverage"].items()}}
                                     for n, b in rep[level].items()})
-    return {"report": rep, "sd_sample": sd * scale, "sims": sims, "mu_sim": mu_s,
-            "sd_sim": sd_s * scale_sim}
+    return {"report": rep, "sd_sample": sd * radii[0.6827]["radius"], "sims": sims,
+            "mu_sim": mu_s, "sd_sim": sd_s * radii_sim[0.6827]["radius"]}
 
 
 def finite_or_null(obj):
