@@ -259,6 +259,8 @@ class Named(list):
             self.__dict__.update(items)
         else:
             super().__init__(items)
+    def get(self, key, default=None):   # as snakemake's Namedlist.get
+        return self.__dict__.get(key, default)
 class Snakemake:
     pass
 spec = json.load(open(sys.argv[1]))

@@ -37,6 +37,9 @@ rule predict:
         label_norm=f"{RESULTS}/train/label_norm.json",
         manifest=f"{RESULTS}/tfrecords/train/manifest.json",
         inputs=predict_files,
+        # a gaussian head's widths are calibrated as evaluate calibrated them (GAUSSIAN:
+        # evaluate.smk)
+        **({"calibration": f"{RESULTS}/evaluate/metrics.json"} if GAUSSIAN else {}),
     output:
         f"{RESULTS}/predict/predictions.csv",
     log:
