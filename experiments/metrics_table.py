@@ -1,6 +1,7 @@
 """Markdown tables of an evaluate stage's metrics.json (the README's and docs/model.md's result
 tables): per level, RMSE [interval] (R^2_prior) of every predictor, then the reference's paired
-RMSE difference with each baseline [interval], P(< 0) and "beats".
+RMSE difference with each baseline [interval], P(< 0) and "beats"; for a gaussian head the
+coverage of its calibrated intervals (metrics.json's `uncertainty` block).
 
     python experiments/metrics_table.py results/workstation/evaluate/metrics.json [--levels ...]
 """
@@ -39,6 +40,24 @@ def table(block: dict, labels: list[str], ref: str) -> str:
     return "\n".join(lines)
 
 
+def coverage_table(unc: dict, labels: list[str]) -> str:
+    """Coverage [interval] (radius, method) of the 68.27 % and 95 % intervals, mean width, RMSE."""
+    lines = ["| level | parameter | 68.27 % interval | 95 % interval | mean width | RMSE |",
+             "|---|---|---|---|---:|---:|"]
+    for level in ("per_sample", "per_simulation"):
+        for n in labels:
+            b = unc[level][n]
+            cells = []
+            for q in ("0.6827", "0.95"):
+                c = b["coverage"][q]
+                lo, hi = c["interval"]
+                cells.append(f"{c['value']:.3f} [{lo:.3f}, {hi:.3f}] (r {c['radius']:.2f}"
+                             + (", rms" if c["method"] == "rms" else "") + ")")
+            lines.append(f"| {level.replace('_', ' ')} | {n} | " + " | ".join(cells)
+                         + f" | {b['mean_sd']:.4f} | {b['rmse']:.4f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("metrics")
@@ -50,6 +69,9 @@ def main() -> int:
             continue
         ref = "network_box" if level == "simulation_level" else "network"
         print(f"{level}:\n\n{table(m[level], m['label_names'], ref)}\n")
+    if m.get("uncertainty"):
+        print(f"uncertainty ({m['uncertainty']['n_val_sims']} validation simulations):\n\n"
+              f"{coverage_table(m['uncertainty'], m['label_names'])}\n")
     return 0
 
 
