@@ -1,7 +1,7 @@
 """Coverage of a gaussian-head network's calibrated intervals with more simulations than one
 config's splits: the radii fitted on several validation manifests pooled, the coverage checked on
 several test manifests pooled (simulations told apart by manifest), with the evaluate stage's own
-functions (cosmoflow.evaluate.calibration: fit_radii, combine, report; bootstrap over test
+functions (cosmoflow.evaluate.calibration: fit, per_simulation, report; bootstrap over test
 simulations).
 
     python experiments/calibration_more.py --model results/workstation/train/model.keras \
@@ -26,9 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cosmoflow.evaluate import bootstrap, calibration  # noqa: E402
 from cosmoflow.evaluate.stage import predict_with_widths  # noqa: E402
 
-LEVELS = (0.6827, 0.95)
-
-
 def pooled(model: str, manifests: list[str], input_norm: str):
     """(mu, sd, true, sims) of every manifest's samples; sims as '<manifest index>:<sim>'."""
     parts = [predict_with_widths(model, m, input_norm) for m in manifests]
@@ -36,27 +33,17 @@ def pooled(model: str, manifests: list[str], input_norm: str):
     return (*(np.concatenate([p[k] for p in parts]) for k in range(3)), sims)
 
 
-def radii_of(mu, sd, true, sims):
-    """Radii per sample and per simulation (precision-weighted combination), fitted on these."""
-    levels = sorted(set(LEVELS) | set(calibration.CURVE_LEVELS))
-    mu_s, sd_s, groups = calibration.combine(mu, sd, sims)
-    true_s = bootstrap.simulation_means(true, true, sims)[1]
-    return calibration.fit_radii(mu, sd, true, levels), calibration.fit_radii(mu_s, sd_s, true_s, levels)
-
-
 def coverage_rows(name: str, mu, sd, true, sims, radii, names, n_boot: int, seed: int) -> list[str]:
-    mu_s, sd_s, groups = calibration.combine(mu, sd, sims)
-    true_s = bootstrap.simulation_means(true, true, sims)[1]
+    mu_s, sd_s, true_s, groups = calibration.per_simulation(mu, sd, true, sims)
     w = bootstrap.resample_weights(len(groups), n_boot, seed)
     rows = []
-    for level, args, r in (("per sample", (mu, sd, true, sims), radii[0]),
-                           ("per simulation", (mu_s, sd_s, true_s, groups), radii[1])):
-        rep = calibration.report(*args, names, radii=r, weights=w, confidence=0.95)
+    for level, args in (("per_sample", (mu, sd, true, sims)), ("per_simulation", (mu_s, sd_s, true_s, groups))):
+        rep = calibration.report(*args, names, radii=radii[level], weights=w, confidence=0.95)
         for n in names:
             cells = [f"{c['value']:.3f} [{c['interval'][0]:.3f}, {c['interval'][1]:.3f}]"
-                     for c in (rep[n]["coverage"][f"{q:g}"] for q in LEVELS)]
-            rows.append(f"| {name} ({len(groups)} sims) | {level} | {n} | " + " | ".join(cells)
-                        + f" | {rep[n]['mean_sd']:.4f} | {rep[n]['rmse']:.4f} |")
+                     for c in (rep[n]["coverage"][f"{q:g}"] for q in calibration.REPORTED_LEVELS)]
+            rows.append(f"| {name} ({len(groups)} sims) | {level.replace('_', ' ')} | {n} | "
+                        + " | ".join(cells) + f" | {rep[n]['mean_sd']:.4f} | {rep[n]['rmse']:.4f} |")
     return rows
 
 
@@ -71,11 +58,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     mu_v, sd_v, true_v, sims_v = pooled(args.model, args.val, args.input_norm)
     names = ["Omega_m", "sigma_8", "n_s"][:mu_v.shape[1]]
-    radii = radii_of(mu_v, sd_v, true_v, sims_v)
+    radii = calibration.fit(mu_v, sd_v, true_v, sims_v)
     print(f"radii fitted on {len(np.unique(sims_v))} validation simulations ({len(sims_v)} samples):")
-    for level, r in zip(("per sample", "per simulation"), radii):
-        print(f"  {level}: " + ", ".join(f"{q:g}: " + " / ".join(f"{x:.3f}" for x in r[q]["radius"])
-                                         + f" ({r[q]['method']})" for q in LEVELS))
+    for level, r in radii.items():
+        print(f"  {level.replace('_', ' ')}: " + ", ".join(
+            f"{q:g}: " + " / ".join(f"{x:.3f}" for x in r[q]["radius"]) + f" ({r[q]['method']})"
+            for q in calibration.REPORTED_LEVELS))
     mu_t, sd_t, true_t, sims_t = pooled(args.model, args.test, args.input_norm)
     print("\n| test | level | parameter | 68.27 % | 95 % | mean width | RMSE |")
     print("|---|---|---|---|---|---:|---:|")

@@ -33,6 +33,8 @@ from scipy.stats import norm
 
 from . import bootstrap
 
+#: Levels of the central intervals whose coverage is reported (metrics.json).
+REPORTED_LEVELS = (0.6827, 0.95)
 #: Nominal levels of the calibration curve (the two reported ones included).
 CURVE_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6827, 0.8, 0.9, 0.95, 0.99)
 
@@ -62,6 +64,22 @@ def combine(mu: np.ndarray, sd: np.ndarray, groups) -> tuple[np.ndarray, np.ndar
     np.add.at(wsum, inv, prec)
     np.add.at(msum, inv, prec * mu)
     return msum / wsum, wsum ** -0.5, sims
+
+
+def per_simulation(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, groups):
+    """(mu_sim, sd_sim, true_sim, sims): each simulation's precision-weighted combination
+    (:func:`combine`) and its label, simulations sorted."""
+    mu_s, sd_s, sims = combine(mu, sd, groups)
+    return mu_s, sd_s, bootstrap.simulation_means(true, true, groups)[1], sims
+
+
+def fit(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, groups) -> dict:
+    """Radii of every reported and curve level fitted on these (validation) samples, per level of
+    estimate: {"per_sample": fit_radii(samples), "per_simulation": fit_radii(combinations)}."""
+    levels = sorted(set(REPORTED_LEVELS) | set(CURVE_LEVELS))
+    mu_s, sd_s, true_s, _ = per_simulation(mu, sd, true, groups)
+    return {"per_sample": fit_radii(mu, sd, true, levels),
+            "per_simulation": fit_radii(mu_s, sd_s, true_s, levels)}
 
 
 def fit_scale(mu: np.ndarray, sd: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -107,7 +125,7 @@ def _resampled_means(values: np.ndarray, groups, weights: np.ndarray) -> np.ndar
 
 def report(mu: np.ndarray, sd: np.ndarray, true: np.ndarray, groups, names: list[str], *,
            radii: dict, weights: np.ndarray, confidence: float,
-           levels=(0.6827, 0.95)) -> dict:
+           levels=REPORTED_LEVELS) -> dict:
     """Coverage and widths of calibrated intervals, per parameter, with bootstrap intervals.
 
     sd : uncalibrated widths; ``radii`` from :func:`fit_radii` on validation (every level of

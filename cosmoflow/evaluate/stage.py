@@ -66,9 +66,8 @@ def predict(model_path: str | Path, manifest_path: str | Path, input_norm: str,
             batch_size: int = 4) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Network predictions (the means, for a gaussian head) and truths (physical units) on every
     sample of a split."""
-    out, true, ids, norm = network_outputs(model_path, manifest_path, input_norm, batch_size)
-    mu = heads.split(out, true.shape[1])[0]
-    return tfrecord.denormalise_labels(mu, norm), tfrecord.denormalise_labels(true, norm), ids
+    mu, _, true, ids = predict_with_widths(model_path, manifest_path, input_norm, batch_size)
+    return mu, true, ids
 
 
 def predict_with_widths(model_path: str | Path, manifest_path: str | Path, input_norm: str,
@@ -76,10 +75,8 @@ def predict_with_widths(model_path: str | Path, manifest_path: str | Path, input
     """(means, widths or None, truths, ids) in physical units; widths (uncalibrated standard
     deviations) only for a model with a gaussian head."""
     out, true, ids, norm = network_outputs(model_path, manifest_path, input_norm, batch_size)
-    mu, logvar = heads.split(out, true.shape[1])
-    sd = None if logvar is None else heads.width(logvar) * np.abs(np.asarray(norm["scale"]))
-    return (tfrecord.denormalise_labels(mu, norm), sd, tfrecord.denormalise_labels(true, norm),
-            ids)
+    mu, sd = heads.estimates(out, norm, true.shape[1])
+    return mu, sd, tfrecord.denormalise_labels(true, norm), ids
 
 
 def history_table(path: str | Path) -> dict[str, np.ndarray]:
@@ -261,17 +258,13 @@ def uncertainty(model: str | Path, val_manifest: str | Path, mu: np.ndarray, sd:
     """
     mu_v, sd_v, true_v, ids_v = predict_with_widths(model, val_manifest, config["data"]["input_norm"])
     sims_v = [d["sim"] for d in ids_v]
-    levels = sorted({0.6827, 0.95} | set(calibration.CURVE_LEVELS))
-    radii = calibration.fit_radii(mu_v, sd_v, true_v, levels)
-    mu_vs, sd_vs, _ = calibration.combine(mu_v, sd_v, sims_v)
-    true_vs = bootstrap.simulation_means(true_v, true_v, sims_v)[1]
-    radii_sim = calibration.fit_radii(mu_vs, sd_vs, true_vs, levels)
-    mu_s, sd_s, sims = calibration.combine(mu, sd, groups)
-    true_s = bootstrap.simulation_means(true, true, groups)[1]
+    radii = calibration.fit(mu_v, sd_v, true_v, sims_v)
+    mu_s, sd_s, true_s, sims = calibration.per_simulation(mu, sd, true, groups)
     common = dict(weights=kw["weights"], confidence=kw["confidence"])
-    rep = {"per_sample": calibration.report(mu, sd, true, groups, names, radii=radii, **common),
-           "per_simulation": calibration.report(mu_s, sd_s, true_s, sims, names, radii=radii_sim,
-                                                **common),
+    rep = {"per_sample": calibration.report(mu, sd, true, groups, names, radii=radii["per_sample"],
+                                            **common),
+           "per_simulation": calibration.report(mu_s, sd_s, true_s, sims, names,
+                                                radii=radii["per_simulation"], **common),
            "n_val_sims": int(len(set(sims_v))),
            "definitions": {
                "per_sample": "each test sample's mean +- radius x its width",
@@ -292,8 +285,8 @@ def uncertainty(model: str | Path, val_manifest: str | Path, mu: np.ndarray, sd:
                                         "rmse": round(b["rmse"], 5),
                                         "coverage": {q: round(c["value"], 3) for q, c in b["coverage"].items()}}
                                     for n, b in rep[level].items()})
-    return {"report": rep, "sd_sample": sd * radii[0.6827]["radius"], "sims": sims,
-            "mu_sim": mu_s, "sd_sim": sd_s * radii_sim[0.6827]["radius"]}
+    return {"report": rep, "sd_sample": sd * radii["per_sample"][0.6827]["radius"], "sims": sims,
+            "mu_sim": mu_s, "sd_sim": sd_s * radii["per_simulation"][0.6827]["radius"]}
 
 
 def finite_or_null(obj):

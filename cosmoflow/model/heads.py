@@ -47,3 +47,16 @@ def split(outputs, n_labels: int):
 def width(logvar: np.ndarray) -> np.ndarray:
     """Standard deviation [normalised label units] of log-variances (clipped, float64)."""
     return np.exp(0.5 * np.clip(np.asarray(logvar, np.float64), *LOGVAR_RANGE))
+
+
+def estimates(outputs: np.ndarray, label_norm: dict, n_labels: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Raw outputs (n, L) or (n, 2 L) -> (means, widths or None for a point head) in physical
+    units: means ``offset + scale mu``, widths ``width(logvar) |scale|`` (uncalibrated), with
+    ``label_norm`` the labels' {"offset", "scale"}. evaluate and predict both use this."""
+    from cosmoflow.data.tfrecord import denormalise_labels
+
+    mu, logvar = split(outputs, n_labels)
+    sd = None
+    if logvar is not None:
+        sd = width(logvar) * np.abs(np.asarray(label_norm["scale"], np.float64))
+    return denormalise_labels(mu, label_norm), sd

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cosmoflow.data.tfrecord import denormalise_labels
 from cosmoflow.model import heads
 
 #: Samples per model call: evaluate's (`cosmoflow.evaluate.stage.predict`).
@@ -70,12 +69,8 @@ def network_outputs(model, samples: np.ndarray, input_norm: str, mean_count: flo
 
 def estimates(outputs: np.ndarray, label_norm: dict, n_labels: int) -> Estimates:
     """Raw outputs (n, P) or (n, 2P) -> estimates and widths in physical units (the widths as
-    evaluate computes them before its calibration: `cosmoflow.model.heads.width`)."""
-    mu, logvar = heads.split(outputs, n_labels)
-    mean = denormalise_labels(mu, label_norm)
-    sd = None
-    if logvar is not None:
-        sd = heads.width(logvar) * np.abs(np.asarray(label_norm["scale"], np.float64))
+    evaluate computes them before its calibration: `cosmoflow.model.heads.estimates`)."""
+    mean, sd = heads.estimates(outputs, label_norm, n_labels)
     return Estimates(mean=mean, sd=sd)
 
 
