@@ -2,8 +2,11 @@
 
 Row i depends only on (master seed, i): drawn from ``SeedSequence(seed, spawn_key=(i,))``, so
 growing ``n_sims`` keeps every existing row (and every existing simulation) identical.
-Splits: the first ``n_val`` simulations are validation, the next ``n_test`` test, the rest
-training; parameters are i.i.d., so this index split is an unbiased random split.
+Splits: the first ``n_val`` simulations are validation, the next ``n_test`` test, the next
+``n_cal`` calibration (the split a gaussian head's widths are calibrated on, apart from the
+validation split that selects the epoch; 0: none, validation calibrates), the rest training;
+parameters are i.i.d., so this index split is an unbiased random split. With ``n_cal`` 0 the
+splits are those of the configs written before it.
 
 Parameterisation (config ``cosmology``): the five parameters of `SLOTS` (Omega_m; the amplitude,
 sigma_8 or A_s; n_s; the expansion rate, H0 or h; Omega_b) are each either varied, a
@@ -37,7 +40,7 @@ COLUMNS = ("sim", "seed", "split", "Omega_m", "Omega_L", "Omega_b", "sigma_8", "
            "h", "box", "n_particles")
 FLOAT_COLUMNS = ("Omega_m", "Omega_L", "Omega_b", "sigma_8", "A_s", "n_s", "H0", "h", "box")
 INT_COLUMNS = ("seed", "n_particles")
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "cal")
 
 
 def sim_id(i: int) -> str:
@@ -45,12 +48,15 @@ def sim_id(i: int) -> str:
     return f"{i:05d}"
 
 
-def split_of(i: int, n_val: int, n_test: int) -> str:
-    """Split of simulation index i: val for i < n_val, test for the next n_test, else train."""
+def split_of(i: int, n_val: int, n_test: int, n_cal: int = 0) -> str:
+    """Split of simulation index i: val for i < n_val, test for the next n_test, cal for the
+    next n_cal, else train."""
     if i < n_val:
         return "val"
     if i < n_val + n_test:
         return "test"
+    if i < n_val + n_test + n_cal:
+        return "cal"
     return "train"
 
 
@@ -171,7 +177,7 @@ def draw_row(i: int, config: dict) -> dict:
     amp = amplitude_key(cos)
     sims = config["sims"]
     om = vals["Omega_m"]
-    return {"sim": sim_id(i), "seed": seed, "split": split_of(i, sims["n_val"], sims["n_test"]),
+    return {"sim": sim_id(i), "seed": seed, "split": split_of(i, sims["n_val"], sims["n_test"], sims.get("n_cal", 0)),
             "Omega_m": om, "Omega_L": 1.0 - om, "Omega_b": vals["Omega_b"],
             "sigma_8": vals.get("sigma_8") if amp == "sigma_8" else None,
             "A_s": vals.get("A_s") if amp == "A_s" else None,

@@ -70,7 +70,10 @@ def main() -> int:
         ref = "network_box" if level == "simulation_level" else "network"
         print(f"{level}:\n\n{table(m[level], m['label_names'], ref)}\n")
     if m.get("uncertainty"):
-        print(f"uncertainty ({m['uncertainty']['n_val_sims']} validation simulations):\n\n"
+        u = m["uncertainty"]
+        n_cal, split = (u["n_calibration_sims"], u["calibration_split"]) if "calibration_split" in u \
+            else (u["n_val_sims"], "val")  # metrics.json written before sims.n_cal
+        print(f"uncertainty (radii fitted on {n_cal} {split} simulations):\n\n"
               f"{coverage_table(m['uncertainty'], m['label_names'])}\n")
     return 0
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,25 @@ def run_snakemake(workdir: Path, *args: str, configfiles=(TINY,), check: bool = 
 @pytest.fixture
 def snakemake_run():
     return run_snakemake
+
+
+@pytest.fixture(scope="session")
+def tiny_run_done(tmp_path_factory) -> Path:
+    """One finished `snakemake` of the tiny config (every stage), made once per session for the
+    modules that start from a finished run. Read it, never change it: a test that reruns or
+    changes it works on a copy (copy_run)."""
+    work = tmp_path_factory.mktemp("tiny_run")
+    run_snakemake(work, timeout=900)
+    return work
+
+
+def copy_run(src: Path, dest: Path, only=None) -> Path:
+    """A copy of a Snakemake working folder, its .snakemake records and modification times
+    kept, so Snakemake finds the copy as up to date as the original. ``only``: the top-level
+    folders of results/ to copy (default all)."""
+    ignore = None
+    if only is not None:
+        keep = set(only)
+        ignore = lambda d, names: [n for n in names if Path(d) == src / "results" and n not in keep]  # noqa: E731
+    shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+    return dest

@@ -60,8 +60,11 @@ def make_splits(tmp: Path, cfg: dict) -> dict:
     the displacement scaled by 1 / (1 + z) (a stand-in for growth).
     """
     n, nv, nt = cfg["sims"]["n_sims"], cfg["sims"]["n_val"], cfg["sims"]["n_test"]
+    nc = cfg["sims"].get("n_cal", 0)
     sims = [f"{i:05d}" for i in range(n)]
-    splits = {"train": sims[:n - nv - nt], "val": sims[n - nv - nt:n - nt], "test": sims[n - nt:]}
+    splits = {"train": sims[:n - nv - nt - nc], "val": sims[n - nv - nt:n - nt], "test": sims[n - nt:]}
+    if nc:  # sims.n_cal: a calibration split
+        splits["cal"] = sims[n - nv - nt - nc:n - nv - nt]
     box, n_side = cfg["simulation"]["box"], cfg["simulation"]["n_particles"]
     vox = {}
     for i, sim in enumerate(sims):

@@ -96,8 +96,9 @@ def test_combination_is_the_precision_weighted_mean_and_its_width_is_right():
 
 def test_stage_with_a_gaussian_head_reports_calibrated_coverage(tmp_path):
     """A model with 2 outputs per label: metrics.json gets the uncertainty block (both levels,
-    scales from the validation split, coverage with intervals), predictions.csv the widths,
-    calibration.png is drawn; without the validation split the stage says what it needs."""
+    radii fitted on the calibration split it is given, coverage with intervals), predictions.csv
+    the widths, calibration.png is drawn; without a calibration split the stage says what it
+    needs."""
     import csv
     import json
 
@@ -108,6 +109,7 @@ def test_stage_with_a_gaussian_head_reports_calibrated_coverage(tmp_path):
 
     cfg = small_config()
     cfg["evaluate"].update(n_bootstrap=200, summary={**cfg["evaluate"]["summary"], "max_iter": [5]})
+    cfg["sims"].update(n_sims=7, n_cal=1)
     make_splits(tmp_path, cfg)
     inp = keras.Input((16, 16, 16, 1))
     model = keras.Model(inp, keras.layers.Dense(6)(keras.layers.GlobalAveragePooling3D()(inp)))
@@ -116,14 +118,25 @@ def test_stage_with_a_gaussian_head_reports_calibrated_coverage(tmp_path):
     kw = dict(model=str(tmp_path / "model.keras"), test_manifest=str(tmp_path / "tfrecords/test"),
               train_manifest=str(tmp_path / "tfrecords/train"), history=str(tmp_path / "history.csv"),
               voxel_files=[], power_tables=[], config=cfg)
-    with pytest.raises(ValueError, match="gaussian head.*val_manifest"):
-        stage.run(**kw, out_dir=str(tmp_path / "no_val"))
+    with pytest.raises(ValueError, match="gaussian head.*calibration_manifest"):
+        stage.run(**kw, out_dir=str(tmp_path / "no_cal"))
     out = tmp_path / "evaluate"
-    stage.run(**kw, out_dir=str(out), val_manifest=str(tmp_path / "tfrecords/val"))
+    stage.run(**kw, out_dir=str(out), calibration_manifest=str(tmp_path / "tfrecords/cal"))
     m = json.loads((out / "metrics.json").read_text())
     names = m["label_names"]
     u = m["uncertainty"]
-    assert u["n_val_sims"] == cfg["sims"]["n_val"]
+    assert u["calibration_split"] == "cal" and u["n_calibration_sims"] == 1
+    # the radii are those of the calibration split's estimates, not validation's
+    scales = {}
+    for s in ("cal", "val"):
+        mu_s, sd_s, true_s, ids = stage.predict_with_widths(str(tmp_path / "model.keras"),
+                                                            str(tmp_path / f"tfrecords/{s}"),
+                                                            cfg["data"]["input_norm"])
+        radii = calibration.fit(mu_s, sd_s, true_s, [d["sim"] for d in ids])
+        scales[s] = radii["per_sample"][0.6827]["radius"]
+    got = [u["per_sample"][n]["scale"] for n in names]
+    np.testing.assert_allclose(got, scales["cal"], rtol=1e-12)
+    assert not np.allclose(got, scales["val"], rtol=1e-3)
     for level in ("per_sample", "per_simulation"):
         for n in names:
             b = u[level][n]

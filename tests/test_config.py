@@ -42,7 +42,7 @@ def test_configs_keep_the_papers_sampling(name, voxel):
     assert cfg["model"]["input_size"] == vox["subvolume"]
 
 
-@pytest.mark.parametrize("name, n_test, side", [("config.yaml", 8, 32), ("workstation.yaml", 32, 64)])
+@pytest.mark.parametrize("name, n_test, side", [("config.yaml", 8, 32), ("workstation.yaml", 64, 64)])
 def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(name, n_test, side):
     """The default and the workstation config: 2 Mpc/h voxels (the paper's), the paper's priors,
     z = 0, 0.5, 1.5, 3 stacked as channels, the light network; 64 cubes of 32^3 per simulation
@@ -71,6 +71,9 @@ def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(nam
     (lambda c: c["power"].update(class_precision="fast"), "power.class_precision: got 'fast' (str), expected type object"),
     (lambda c: c["cosmology"].update(sigma_8=[0.9, 0.8]), "cosmology.sigma_8: got [0.9, 0.8], expected low < high"),
     (lambda c: c["sims"].update(n_sims=16, n_val=10, n_test=10), "n_val + n_test = 20 must be < n_sims"),
+    (lambda c: c["sims"].update(n_sims=16, n_val=5, n_test=5, n_cal=6),
+     "sims: n_val + n_test + n_cal = 16 must be < n_sims = 16"),
+    (lambda c: c["sims"].update(n_cal=-1), "sims.n_cal: got -1, expected minimum 0"),
     # the cosmology parameterisation
     (lambda c: c["cosmology"].update(A_s=[1.5e-9, 2.6e-9]),
      "cosmology.A_s: got both sigma_8 = [0.78, 0.95] and A_s = [1.5e-09, 2.6e-09], expected one of them"),

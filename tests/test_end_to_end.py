@@ -1,5 +1,5 @@
-"""End to end: every rule of the DAG on the tiny config with the real snakemake, then reruns
-and the report."""
+"""End to end: every rule of the DAG on the tiny config with the real snakemake (the session's
+shared run, conftest.tiny_run_done), then reruns and the report (on a copy)."""
 import json
 import re
 import time
@@ -8,16 +8,16 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import TINY, run_snakemake
+from conftest import TINY, copy_run, run_snakemake
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("e2e")
-    proc = run_snakemake(work, timeout=900)
-    return work, proc
+def tiny_run(tiny_run_done, tmp_path_factory):
+    """A copy of the session's finished tiny run: this module reruns and changes it."""
+    work = copy_run(tiny_run_done, tmp_path_factory.mktemp("e2e"))
+    return work
 
 
 def _planned(proc) -> dict:
@@ -25,7 +25,7 @@ def _planned(proc) -> dict:
 
 
 def test_every_declared_output_exists(tiny_run):
-    work, _ = tiny_run
+    work = tiny_run
     listing = run_snakemake(work, "--list-rules").stdout.split()
     assert {"cosmology", "sample", "power_spectrum", "initial_conditions", "cola", "voxelize",
             "train", "evaluate"} <= set(listing)
@@ -45,7 +45,7 @@ def test_every_declared_output_exists(tiny_run):
 
 
 def test_metrics_and_splits(tiny_run):
-    work, _ = tiny_run
+    work = tiny_run
     m = json.loads((work / "results/evaluate/metrics.json").read_text())
     assert m["label_names"] == ["Omega_m", "sigma_8", "n_s"]
     assert m["n_test"] == 8 and m["n_train"] == 16  # 1 test sim x 8 sub-volumes; 2 train sims
@@ -92,7 +92,7 @@ def test_metrics_and_splits(tiny_run):
 
 
 def test_rerun_does_nothing_and_one_sim_is_redone_alone(tiny_run):
-    work, _ = tiny_run
+    work = tiny_run
     again = run_snakemake(work, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
     # thread counts do not change results: changing them reruns nothing
@@ -131,7 +131,7 @@ def test_rerun_does_nothing_and_one_sim_is_redone_alone(tiny_run):
 
 
 def test_report(tiny_run):
-    work, _ = tiny_run
+    work = tiny_run
     run_snakemake(work, "--report", str(work / "report.html"))
     html = (work / "report.html").read_text(errors="replace")
     assert "metrics.json" in html and "pred_vs_true.png" in html

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT, TINY, run_snakemake, tool_env
+from conftest import ROOT, TINY, copy_run, run_snakemake, tool_env
 from cosmoflow.train import runs
 
 RUNS = Path("results/train/runs")
@@ -59,10 +59,10 @@ def check_first_run_intact(work: Path, finished) -> None:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """A finished tiny run: simulations -> records -> train (2 epochs, 2 ranks)."""
-    work = tmp_path_factory.mktemp("retrain")
-    run_snakemake(work, "train", timeout=900)
+def finished(tiny_run_done, tmp_path_factory):
+    """A finished tiny run: simulations -> records -> train (2 epochs, 2 ranks) -> evaluate; a
+    copy of the session's (conftest.tiny_run_done), which this module retrains."""
+    work = copy_run(tiny_run_done, tmp_path_factory.mktemp("retrain"))
     folders = [p.name for p in (work / RUNS).iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(folders) == 1 and folders[0].endswith("-1"), folders
     folder = folders[0]

@@ -57,6 +57,20 @@ def test_seeds_distinct_and_splits(cfg):
     assert [r["sim"] for r in rows][:3] == ["00000", "00001", "00002"]
 
 
+def test_calibration_split_follows_test_and_changes_nothing_else(cfg):
+    """sims.n_cal: the n_cal simulations after validation and test are 'cal'; every simulation
+    keeps its cosmology and seed, and the other splits keep theirs."""
+    with_cal = copy.deepcopy(cfg)
+    with_cal["sims"]["n_cal"] = 25
+    a, b = sampling.sample(cfg), sampling.sample(with_cal)
+    assert [r["split"] for r in b[50:75]] == ["cal"] * 25
+    assert [r["split"] for r in b[:50]] == [r["split"] for r in a[:50]]
+    assert {r["split"] for r in b[75:]} == {"train"}
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "split"} for r in rows]  # noqa: E731
+    assert drop(a) == drop(b)
+    assert sampling.split_of(49, 30, 20) == "test" and sampling.split_of(50, 30, 20) == "train"
+
+
 def test_vary_H0_scales_the_box(cfg):
     cfg["cosmology"]["vary_H0"] = True
     rows = sampling.sample(cfg)

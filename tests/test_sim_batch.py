@@ -10,7 +10,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import ROOT, TINY, run_snakemake
+from conftest import ROOT, TINY, copy_run, run_snakemake
 
 _spec = importlib.util.spec_from_file_location("bench_campaign", ROOT / "benchmarks" / "bench_campaign.py")
 bench_campaign = importlib.util.module_from_spec(_spec)
@@ -27,10 +27,12 @@ def job_counts(out: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """The voxels stage of the 4 tiny simulations, per stage (a) and in batches of 3 (b)."""
+def runs(tiny_run_done, tmp_path_factory):
+    """The voxels stage of the 4 tiny simulations, per stage (a: the simulation stages' outputs
+    of the session's finished tiny run, one job per stage and simulation) and in batches of 3
+    (b)."""
     a, b = tmp_path_factory.mktemp("per_stage"), tmp_path_factory.mktemp("batched")
-    run_snakemake(a, "voxels")
+    copy_run(tiny_run_done, a, only=("sims", "power", "voxels", "logs", "benchmarks"))
     batched = overlay(b / "batch.yaml", batch=3)
     plan = run_snakemake(b, "voxels", "-n", "--quiet", "rules", configfiles=(TINY, batched))
     done = run_snakemake(b, "voxels", configfiles=(TINY, batched))

@@ -66,6 +66,20 @@ def test_eisenstein_option_is_recorded(tmp_path):
         assert h5.attrs["transfer"] == "eisenstein"
 
 
+@pytest.mark.parametrize("n_cal, split", [(0, "val"), (1, "cal")])
+def test_gaussian_widths_are_calibrated_on_the_calibration_split(tmp_path, n_cal, split):
+    """sims.n_cal > 0: a TFRecords rule packs the calibration split and evaluate calibrates the
+    gaussian head's widths on it; without it, on the validation split (no 'cal' records)."""
+    extra = tmp_path / "cal.yaml"
+    extra.write_text(yaml.safe_dump({"sims": {"n_sims": 4 + n_cal, "n_val": 1, "n_test": 1,
+                                              "n_cal": n_cal}, "model": {"head": "gaussian"}}))
+    plan = run_snakemake(tmp_path, "-n", "-p", configfiles=(TINY, extra))
+    out = plan.stdout
+    assert f"--calibration-manifest results/tfrecords/{split}/manifest.json" in out, out[-3000:]
+    assert ("rule tfrecords_cal:" in out) == bool(n_cal)
+    assert "results/tfrecords/val/manifest.json" in out  # validation still selects the epoch
+
+
 def test_paper_config_dry_run_plans_every_simulation(tmp_path):
     proc = run_snakemake(tmp_path, "-n", "--quiet", "rules", configfiles=(ROOT / "config/paper.yaml",),
                          timeout=300)

@@ -15,8 +15,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", required=True, help="model.keras written by the train stage")
     p.add_argument("--test-manifest", required=True)
     p.add_argument("--train-manifest", required=True, help="training split (for the baselines)")
-    p.add_argument("--val-manifest", help="validation split (a gaussian head's widths are "
-                                          "calibrated on it)")
+    p.add_argument("--calibration-manifest", help="the split a gaussian head's widths are "
+                   "calibrated on (the calibration split, or validation when there is none)")
     p.add_argument("--history", required=True, help="history.csv written by the train stage")
     p.add_argument("--voxels", nargs="*", default=[], help="voxel files for the P(k) plots")
     p.add_argument("--power", nargs="*", default=[], help="power tables of those simulations")
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     cfg = cfgmod.validate(json.loads(args.config_json)) if args.config_json else cfgmod.load(*(args.config or ()))
     run(model=args.model, test_manifest=args.test_manifest, train_manifest=args.train_manifest,
         history=args.history, voxel_files=args.voxels, power_tables=args.power, config=cfg,
-        out_dir=args.out, val_manifest=args.val_manifest)
+        out_dir=args.out, calibration_manifest=args.calibration_manifest)
     return 0
 
 

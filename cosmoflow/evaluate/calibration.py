@@ -1,4 +1,4 @@
-"""Widths of the gaussian head: calibration on the validation split, per-simulation combination,
+"""Widths of the gaussian head: calibration on a held-out split, per-simulation combination,
 coverage with bootstrap intervals (pure numpy; docs/model.md, "Uncertainties").
 
 Per sample, the network gives a mean mu and a width sd per parameter (physical units). Two
@@ -10,17 +10,20 @@ steps turn those into intervals one can trust:
    (sum 1 / sd_i^2)^(-1/2). Not a plain mean of widths (which would not shrink with the number of
    sub-volumes), and not the plain mean of mu (which gives a poorly measured sub-volume the weight
    of a good one).
-2. **Calibration on validation.** Sub-volumes of one box are not independent (they share its
+2. **Calibration on held-out simulations.** Sub-volumes of one box are not independent (they share its
    large-scale modes and the network's cosmology-dependent bias), a network's widths can be too
    narrow or too wide overall, and its standardised residuals |true - mu| / sd need not be
    Gaussian. For each parameter, level of estimate (per sample, per simulation) and interval
-   level q, the half-width of the interval is r_q sd, r_q fitted on the validation split:
-   the q quantile of the validation estimates' |true - mu| / sd (split-conformal prediction with
+   level q, the half-width of the interval is r_q sd, r_q fitted on the calibration split
+   (sims.n_cal: simulations used neither to train nor to select the epoch; the validation
+   split when there is none, which is optimistic: it picked the epoch with the lowest errors):
+   the q quantile of those estimates' |true - mu| / sd (split-conformal prediction with
    normalised scores, the finite-sample rank ceil((n + 1) q) of n), where the split has enough
    estimates for that rank (n >= q / (1 - q): 19 for 95 %); otherwise z_q s, s making the
    standardised residuals unit-RMS (the Gaussian fit). Chosen on validation alone
    (experiments/calibration_cv.py: leave-one-simulation-out over the validation simulations).
    The reported width ("sd") is r_0.6827 sd, a one-sigma equivalent. The test split is not used.
+   (The functions below say "validation" for the split they are given.)
 
 Coverage of a central interval at level q is the fraction of estimates with
 |true - mu| <= r_q sd; its interval comes from the same resamples of whole test simulations as

@@ -89,11 +89,13 @@ def history_table(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def run(*, model: str, test_manifest: str, train_manifest: str, history: str, voxel_files: list[str],
-        power_tables: list[str], config: dict, out_dir: str, val_manifest: str | None = None) -> dict:
+        power_tables: list[str], config: dict, out_dir: str,
+        calibration_manifest: str | None = None) -> dict:
     """Evaluate and write every output of the stage into out_dir; returns the metrics dict.
 
-    val_manifest : the validation split; needed (and only read) for a gaussian head, whose
-        widths are calibrated on it (cosmoflow.evaluate.calibration).
+    calibration_manifest : the split a gaussian head's widths are calibrated on
+        (cosmoflow.evaluate.calibration): the calibration split (sims.n_cal), or validation
+        when there is none; needed (and only read) for a gaussian head.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -164,10 +166,11 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
         **judged})
     widths = None
     if sd is not None:
-        if val_manifest is None:
+        if calibration_manifest is None:
             raise ValueError(f"{model}: the network has a gaussian head; its widths are calibrated "
-                             "on the validation split: give val_manifest (--val-manifest)")
-        widths = uncertainty(model, val_manifest, pred, sd, true, groups, names, config, kw)
+                             "on a split of their own (calibration, else validation): give "
+                             "calibration_manifest (--calibration-manifest)")
+        widths = uncertainty(model, calibration_manifest, pred, sd, true, groups, names, config, kw)
         report["uncertainty"] = finite_or_null(widths["report"])
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
@@ -246,17 +249,19 @@ def simulation_level_estimates(model: str | Path, train_manifest: str | Path, tr
     return {"sims": sims, "true": true_sim, "predictions": predictions, "alphas": est["alphas"]}
 
 
-def uncertainty(model: str | Path, val_manifest: str | Path, mu: np.ndarray, sd: np.ndarray,
+def uncertainty(model: str | Path, cal_manifest: str | Path, mu: np.ndarray, sd: np.ndarray,
                 true: np.ndarray, groups: np.ndarray, names: list[str], config: dict,
                 kw: dict) -> dict:
     """Calibrated widths of a gaussian head on the test split (cosmoflow.evaluate.calibration).
 
     mu, sd, true : (n, L) test-sample means, uncalibrated widths, truths (physical units).
+    cal_manifest : the split the radii are fitted on (calibration, else validation).
     kw : the bootstrap's weights, confidence (as ``judge``).
     Returns {"report": {"per_sample", "per_simulation", "definitions"}, "sd_sample" (n, L)
     calibrated widths, "sims", "mu_sim", "sd_sim" (calibrated)}.
     """
-    mu_v, sd_v, true_v, ids_v = predict_with_widths(model, val_manifest, config["data"]["input_norm"])
+    mu_v, sd_v, true_v, ids_v = predict_with_widths(model, cal_manifest, config["data"]["input_norm"])
+    cal_split = read_manifest(cal_manifest).get("split", "val")
     sims_v = [d["sim"] for d in ids_v]
     radii = calibration.fit(mu_v, sd_v, true_v, sims_v)
     mu_s, sd_s, true_s, sims = calibration.per_simulation(mu, sd, true, groups)
@@ -265,23 +270,26 @@ def uncertainty(model: str | Path, val_manifest: str | Path, mu: np.ndarray, sd:
                                             **common),
            "per_simulation": calibration.report(mu_s, sd_s, true_s, sims, names,
                                                 radii=radii["per_simulation"], **common),
-           "n_val_sims": int(len(set(sims_v))),
+           "calibration_split": cal_split,
+           "n_calibration_sims": int(len(set(sims_v))),
            "definitions": {
                "per_sample": "each test sample's mean +- radius x its width",
                "per_simulation": "precision-weighted mean of a simulation's samples +- radius x "
                                  "(sum 1 / sd_i^2)^(-1/2)",
                "scale": "the one-sigma factor on the network's widths: the 68.27 % radius",
                "radius": "half-width of the level's interval in network widths, fitted on the "
-                         "validation split: the level's quantile of |true - mu| / sd (method "
-                         "quantile, split-conformal) or z x the unit-RMS factor (method rms, "
-                         "where validation has too few estimates for the quantile)",
+                         "calibration split (calibration_split: 'cal', simulations apart from "
+                         "training and epoch selection, or 'val', the validation split): the "
+                         "level's quantile of |true - mu| / sd (method quantile, split-conformal) "
+                         "or z x the unit-RMS factor (method rms, where the split has too few "
+                         "estimates for the quantile)",
                "coverage": "fraction of test estimates whose central interval at that level holds "
                            "the truth, with its bootstrap interval over test simulations",
                "mean_sd": "mean calibrated width (parameter units), beside the RMSE of the means",
                "curve": "empirical against nominal coverage (calibration.png)"}}
     for level in ("per_sample", "per_simulation"):
-        log.info("%s calibrated widths (scale fitted on %d validation simulations): %s", level,
-                 len(set(sims_v)), {n: {"scale": round(b["scale"], 3), "mean_sd": round(b["mean_sd"], 5),
+        log.info("%s calibrated widths (scale fitted on %d %s simulations): %s", level,
+                 len(set(sims_v)), cal_split, {n: {"scale": round(b["scale"], 3), "mean_sd": round(b["mean_sd"], 5),
                                         "rmse": round(b["rmse"], 5),
                                         "coverage": {q: round(c["value"], 3) for q, c in b["coverage"].items()}}
                                     for n, b in rep[level].items()})

@@ -4,6 +4,7 @@
 #   tests/slurm/local_cluster.sh start    install slurm-wlm + munge (apt) if missing, write
 #                                         slurm.conf, start munged, slurmctld, slurmd
 #   tests/slurm/local_cluster.sh stop     stop the daemons this script started (by recorded PID)
+#                                         and remove the slurm.conf it wrote
 #   tests/slurm/local_cluster.sh status   daemons alive? + sinfo
 #
 # Needs root (apt, /etc/slurm, daemons); exits 3 when Slurm is missing and cannot be installed
@@ -192,6 +193,14 @@ cmd_stop() {
         rm -f "$STATE/$name.pid"
         log "stopped $name (pid $pid)"
     done
+    # Leave no slurm.conf of ours behind: with a conf and no slurmctld every Slurm client call
+    # waits for the controller (scontrol ~9 s), and every `snakemake` start, local runs included,
+    # calls `scontrol show config` (the Slurm executor plugin, at import); without a conf it
+    # fails at once, as on a machine without Slurm.
+    if [ -e "$CONF" ] && grep -qF "$MARKER" "$CONF"; then
+        rm -f "$CONF"
+        log "removed $CONF"
+    fi
 }
 
 cmd_status() {

@@ -1,8 +1,10 @@
 # Stage 8: evaluation on the test split: metrics (network, mean and P(k) baselines), plots.
 
 EVAL_SIMS = SPLITS["test"][:4]  # simulations shown in the P(k)-vs-linear plots
-# model.head gaussian: widths calibrated on the validation split, a calibration plot
+# model.head gaussian: widths calibrated on the calibration split (sims.n_cal), or on the
+# validation split when there is none; a calibration plot
 GAUSSIAN = config["model"].get("head", "point") == "gaussian"
+CALIBRATION_SPLIT = "cal" if SPLITS["cal"] else "val"
 
 
 rule evaluate:
@@ -13,7 +15,7 @@ rule evaluate:
         train=f"{RESULTS}/tfrecords/train/manifest.json",
         voxels=expand(f"{RESULTS}/voxels/{{sim}}/z{{z}}.h5", sim=EVAL_SIMS, z=[zstr(z) for z in REDSHIFTS]),
         power=expand(f"{RESULTS}/power/{{sim}}.h5", sim=EVAL_SIMS),
-        **({"val": f"{RESULTS}/tfrecords/val/manifest.json"} if GAUSSIAN else {}),
+        **({"calibration": f"{RESULTS}/tfrecords/{CALIBRATION_SPLIT}/manifest.json"} if GAUSSIAN else {}),
     output:
         metrics=report(f"{RESULTS}/evaluate/metrics.json", caption="../report/metrics.rst", category="Evaluation"),
         predictions=f"{RESULTS}/evaluate/predictions.csv",
@@ -33,7 +35,7 @@ rule evaluate:
     params:
         cfg=config_json_for_params(),
         out=f"{RESULTS}/evaluate",
-        val=lambda w, input: f"--val-manifest {input.val}" if GAUSSIAN else "",
+        calibration=lambda w, input: f"--calibration-manifest {input.calibration}" if GAUSSIAN else "",
     log:
         f"{RESULTS}/logs/evaluate/evaluate.log",
     benchmark:
@@ -47,7 +49,7 @@ rule evaluate:
     shell:
         "{PYTHON} -m cosmoflow.evaluate --model {input.model} --history {input.history} "
         "--test-manifest {input.test} --train-manifest {input.train} --voxels {input.voxels} "
-        "--power {input.power} {params.val} --config-json {params.cfg:q} --out {params.out} 2> {log}"
+        "--power {input.power} {params.calibration} --config-json {params.cfg:q} --out {params.out} 2> {log}"
 
 
 # `snakemake evaluate` runs this rule (and everything it needs): it is the stage's target.

@@ -14,7 +14,10 @@ def tfrecord_outputs(split):
     return [f"{RESULTS}/tfrecords/{split}/{split}-{i:04d}.tfrecord" for i in range(n_files)]
 
 
-TFRECORD_SPLITS = [s for s in ("train", "val", "test") if SPLITS.get(s)]
+TFRECORD_SPLITS = [s for s in ("train", "val", "test", "cal") if SPLITS.get(s)]
+# The splits as a rule parameter (a rerun trigger): the calibration split only when it has
+# simulations, so configs without sims.n_cal keep the parameters (and records) they had.
+_SPLIT_PARAMS = {k: list(v) for k, v in SPLITS.items() if v or k != "cal"}
 
 for _split in TFRECORD_SPLITS:
 
@@ -33,7 +36,7 @@ for _split in TFRECORD_SPLITS:
             f"{RESULTS}/benchmarks/tfrecords/{_split}.tsv"
         params:
             split=_split,
-            splits={k: list(v) for k, v in SPLITS.items()},
+            splits=_SPLIT_PARAMS,
         threads: 1
         resources:
             mem_mb=2000,
