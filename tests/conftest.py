@@ -66,3 +66,18 @@ def copy_run(src: Path, dest: Path, only=None) -> Path:
         ignore = lambda d, names: [n for n in names if Path(d) == src / "results" and n not in keep]  # noqa: E731
     shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
     return dest
+
+
+def pytest_collection_finish(session):
+    """The literal `snakemake --profile slurm` run is mostly waiting: when this session will
+    check it, start it now in the background, at nice 19 beside the other tests
+    (tests/slurm_literal.py)."""
+    import slurm_literal
+    if any(item.nodeid.endswith(slurm_literal.LITERAL_TEST) for item in session.items):
+        slurm_literal.start_in_background()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The background Slurm run's folder removed, its cluster stopped (tests/slurm_literal.py)."""
+    if "slurm_literal" in sys.modules:
+        sys.modules["slurm_literal"].cleanup()

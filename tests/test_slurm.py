@@ -21,25 +21,22 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, TINY, tool_env
+from conftest import BIN, ROOT, TINY
 from cosmoflow import cluster
+from slurm_literal import CLUSTER
+from slurm_literal import checkout as _checkout
+from slurm_literal import literal as _literal
+from slurm_literal import literal_result, start_cluster, stop_cluster, wait_cluster_started
+from slurm_literal import user_env as _user_env
 
 pytestmark = pytest.mark.slurm
 
-CLUSTER = ROOT / "tests" / "slurm" / "local_cluster.sh"
-RUN_LIMIT_S = 1200          # hard limit of one snakemake run (a hung executor ignores SIGTERM)
 FAIL_FAST_S = 120           # a run with a job Slurm can never start must end within this
 N_SIMS = 4                  # tests/config/tiny.yaml
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: ([^)]+)\)")
 PLAN = re.compile(r"Cluster \(Slurm\) jobs to submit: (\d+) ")
 GROUP_SIZE = re.compile(r"(\d+) group jobs 'simulation' of <= (\d+) rule jobs, each <= (\d+) CPUs, "
                         r"(\d+) MB, (\d+) min")
-# copy of the repository as a user's clone has it: no venv, no outputs, no caches
-# __pycache__ folders travel less their .pyc: numba's compiled kernels (.nbi/.nbc, valid for
-# the copy: same sources, modification times kept) spare the group job ~30 s of JIT compilation,
-# as on a user's clone after its first run.
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "results", ".snakemake", "*.pyc",
-                                    ".pytest_cache", "*.egg-info", "report.html", "build")
 
 
 def _scontrol(job_id: str) -> dict:
@@ -50,12 +47,13 @@ def _scontrol(job_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def slurm():
-    """Start the local cluster for this module; always stop it again. Yields the default
-    partition as sinfo and scontrol report it (``cluster.Partition``)."""
+    """Start the local cluster for this module (already up when the session started the
+    literal run in the background: tests/slurm_literal.py); always stop it again. Yields the
+    default partition as sinfo and scontrol report it (``cluster.Partition``)."""
     if not CLUSTER.exists():
         pytest.fail(f"{CLUSTER} missing")
-    proc = subprocess.run(["nice", "-n", "19", "bash", str(CLUSTER), "start"], capture_output=True,
-                          text=True, timeout=900)
+    wait_cluster_started()
+    proc = start_cluster()
     try:
         if proc.returncode == 3:
             pytest.skip(f"Slurm cannot be installed here: {proc.stderr.strip()}")
@@ -64,38 +62,12 @@ def slurm():
         assert default is not None, "no default partition in sinfo"
         yield default
     finally:
-        subprocess.run(["bash", str(CLUSTER), "stop"], capture_output=True, timeout=120)
+        stop_cluster()
         cluster.query_partitions(refresh=True)
         # the conf it wrote is gone: later `snakemake` starts do not wait ~9 s on scontrol
         conf = Path("/etc/slurm/slurm.conf")
         assert not (conf.exists() and "local_cluster.sh" in conf.read_text()), \
             f"{conf} left behind by {CLUSTER} stop"
-
-
-def _checkout(dest: Path) -> Path:
-    """A copy of the repository, as a user's clone (the ./slurm link stays a link)."""
-    shutil.copytree(ROOT, dest, symlinks=True, ignore=NOT_COPIED)
-    assert (dest / "slurm").is_symlink()
-    return dest
-
-
-def _user_env(**extra: str) -> dict:
-    """A user's shell: the venv activated, no COSMOFLOW_SLURM_* set, no PYTHONPATH."""
-    env = {k: v for k, v in tool_env().items()
-           if not k.startswith("COSMOFLOW_SLURM_") and k != "PYTHONPATH"}
-    env.update(extra)
-    return env
-
-
-def _literal(repo: Path, *extra: str, env: dict | None = None, limit: int = RUN_LIMIT_S):
-    """`snakemake --profile slurm --configfile tests/config/tiny.yaml [extra]` in ``repo``.
-    Returns (returncode, output, seconds)."""
-    cmd = ["nice", "-n", "19", "timeout", "-k", "10", str(limit), "snakemake",
-           "--profile", "slurm", "--configfile", "tests/config/tiny.yaml", *extra]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True,
-                          env=env or _user_env(), timeout=limit + 30)
-    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - t0
 
 
 def _run_ids_in_queue(repo: Path) -> list:
@@ -105,9 +77,14 @@ def _run_ids_in_queue(repo: Path) -> list:
             if line.split("|")[-1] == str(repo)]
 
 
-def test_literal_profile_run_completes(slurm, tmp_path):
-    repo = _checkout(tmp_path / "cosmoflow")
-    rc, plan, _ = _literal(repo, "-n")
+def test_literal_profile_run_completes(slurm):
+    """The literal command, run in the background since the session collected this test
+    (tests/slurm_literal.py): its dry run's plan, then the run, checked here."""
+    result = literal_result()
+    assert "error" not in result, result.get("error")
+    repo = result["repo"]
+    assert (repo / "slurm").is_symlink()   # the profile found as ./slurm, as in a user's clone
+    rc, plan, _ = result["plan"]
     assert rc == 0, plan[-4000:]
     planned = PLAN.search(plan)
     assert planned, f"dry run did not report a Slurm job count:\n{plan[-3000:]}"
@@ -118,7 +95,7 @@ def test_literal_profile_run_completes(slurm, tmp_path):
     assert group_rules == 5 * N_SIMS
     assert mem_mb <= slurm.mem_mb[0] and (slurm.minutes is None or minutes <= slurm.minutes)
 
-    rc, out, seconds = _literal(repo)
+    rc, out, seconds = result["run"]
     assert rc == 0, f"the literal run failed ({rc}) after {seconds:.0f} s:\n{out[-8000:]}"
     print(f"literal `snakemake --profile slurm` of the tiny config: {seconds:.0f} s")
 

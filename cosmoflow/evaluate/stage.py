@@ -260,10 +260,10 @@ def uncertainty(model: str | Path, cal_manifest: str | Path, mu: np.ndarray, sd:
     Returns {"report": {"per_sample", "per_simulation", "definitions"}, "sd_sample" (n, L)
     calibrated widths, "sims", "mu_sim", "sd_sim" (calibrated)}.
     """
-    mu_v, sd_v, true_v, ids_v = predict_with_widths(model, cal_manifest, config["data"]["input_norm"])
+    mu_c, sd_c, true_c, ids_c = predict_with_widths(model, cal_manifest, config["data"]["input_norm"])
     cal_split = read_manifest(cal_manifest).get("split", "val")
-    sims_v = [d["sim"] for d in ids_v]
-    radii = calibration.fit(mu_v, sd_v, true_v, sims_v)
+    sims_c = [d["sim"] for d in ids_c]
+    radii = calibration.fit(mu_c, sd_c, true_c, sims_c)
     mu_s, sd_s, true_s, sims = calibration.per_simulation(mu, sd, true, groups)
     common = dict(weights=kw["weights"], confidence=kw["confidence"])
     rep = {"per_sample": calibration.report(mu, sd, true, groups, names, radii=radii["per_sample"],
@@ -271,7 +271,7 @@ def uncertainty(model: str | Path, cal_manifest: str | Path, mu: np.ndarray, sd:
            "per_simulation": calibration.report(mu_s, sd_s, true_s, sims, names,
                                                 radii=radii["per_simulation"], **common),
            "calibration_split": cal_split,
-           "n_calibration_sims": int(len(set(sims_v))),
+           "n_calibration_sims": int(len(set(sims_c))),
            "definitions": {
                "per_sample": "each test sample's mean +- radius x its width",
                "per_simulation": "precision-weighted mean of a simulation's samples +- radius x "
@@ -289,7 +289,7 @@ def uncertainty(model: str | Path, cal_manifest: str | Path, mu: np.ndarray, sd:
                "curve": "empirical against nominal coverage (calibration.png)"}}
     for level in ("per_sample", "per_simulation"):
         log.info("%s calibrated widths (scale fitted on %d %s simulations): %s", level,
-                 len(set(sims_v)), cal_split, {n: {"scale": round(b["scale"], 3), "mean_sd": round(b["mean_sd"], 5),
+                 len(set(sims_c)), cal_split, {n: {"scale": round(b["scale"], 3), "mean_sd": round(b["mean_sd"], 5),
                                         "rmse": round(b["rmse"], 5),
                                         "coverage": {q: round(c["value"], 3) for q, c in b["coverage"].items()}}
                                     for n, b in rep[level].items()})
