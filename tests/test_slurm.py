@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, TINY
+from conftest import BIN, ROOT, TINY, tool_env
 from cosmoflow import cluster
 from slurm_literal import CLUSTER
 from slurm_literal import checkout as _checkout
