@@ -99,9 +99,10 @@ def cross_check(config: dict) -> list[str]:
     """Checks that span several keys (the schema checks each key alone)."""
     errs: list[str] = []
     sims = config["sims"]
-    held = sims["n_val"] + sims["n_test"] + sims.get("n_cal", 0)
+    n_cal = sims.get("n_cal", 0)
+    held = sims["n_val"] + sims["n_test"] + n_cal
     if held >= sims["n_sims"]:
-        names = "n_val + n_test + n_cal" if sims.get("n_cal", 0) else "n_val + n_test"
+        names = "n_val + n_test + n_cal" if n_cal else "n_val + n_test"
         errs.append(f"sims: {names} = {held} must be < n_sims = "
                     f"{sims['n_sims']} (at least one training simulation)")
     errs += cosmology_errors(config["cosmology"])
