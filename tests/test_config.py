@@ -42,11 +42,11 @@ def test_configs_keep_the_papers_sampling(name, voxel):
     assert cfg["model"]["input_size"] == vox["subvolume"]
 
 
-@pytest.mark.parametrize("name, n_test, side", [("config.yaml", 8, 32), ("workstation.yaml", 64, 64)])
+@pytest.mark.parametrize("name, n_test, side", [("config.yaml", 8, 64), ("workstation.yaml", 64, 64)])
 def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(name, n_test, side):
     """The default and the workstation config: 2 Mpc/h voxels (the paper's), the paper's priors,
-    z = 0, 0.5, 1.5, 3 stacked as channels, the light network; 64 cubes of 32^3 per simulation
-    (default) or 8 of 64^3 (workstation)."""
+    z = 0, 0.5, 1.5, 3 stacked as channels, the light network; 8 cubes of 64^3 (128 Mpc/h) per
+    simulation."""
     cfg = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "config" / name)
     vox, cos = cfg["voxels"], cfg["cosmology"]
     assert cfg["simulation"]["box"] / vox["n_voxels"] == pytest.approx(2.0)
