@@ -89,6 +89,20 @@ def fill_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     return out
 
 
+#: Options whose "off" value is their absence: a config giving that value is the same config as
+#: one without the key (same rule parameters, so results made before the option keep theirs).
+OFF_IS_ABSENT = {("model", "power_bins"): 0}
+
+
+def canonical(config: dict) -> dict:
+    """A copy of config without the OFF_IS_ABSENT keys that hold their "off" value."""
+    out = copy.deepcopy(config)
+    for (section, key), off in OFF_IS_ABSENT.items():
+        if isinstance(out.get(section), dict) and out[section].get(key, off) == off:
+            out[section].pop(key, None)
+    return out
+
+
 def fill_section_defaults(sections: dict, schema_path: str | Path = SCHEMA) -> dict:
     """``fill_defaults`` for a subset of top-level sections (e.g. model, train, data)."""
     filled = fill_defaults(sections, schema_path)

@@ -23,12 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 def outputs_under_symmetries(model_path, manifest, input_norm: str, ks: list[int]):
     """Raw outputs (len(ks), n, L_out), normalised truths and ids for every sample of a split."""
-    import keras
     import tensorflow as tf
 
     from cosmoflow.data.reader import apply_symmetry, make_dataset, read_manifest
+    from cosmoflow.model.power_features import load
 
-    model = keras.models.load_model(model_path, compile=False)
+    model = load(model_path)
     m = read_manifest(manifest)
     ds = make_dataset(m["path"], shuffle=False, augment=False, input_norm=input_norm,
                       batch_size=16, with_ids=True)

@@ -144,3 +144,14 @@ def test_train_cli_names_a_mistyped_override(capsys, tmp_path):
     err = capsys.readouterr().err
     assert rc == 1
     assert "train.lr: got '2e-4' (str), expected type number" in err
+
+
+def test_power_bins_zero_is_the_config_without_the_key(base):
+    """model.power_bins: 0 (off) and no key give the same config, so the rules' parameters of
+    results made before the option do not change; a non-zero value stays."""
+    without = cfgmod.canonical(base)
+    assert "power_bins" not in without["model"]
+    off = cfgmod.canonical(dict(base, model=dict(base["model"], power_bins=0)))
+    assert off == without
+    on = cfgmod.canonical(dict(base, model=dict(base["model"], power_bins=24)))
+    assert on["model"]["power_bins"] == 24

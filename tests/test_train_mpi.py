@@ -209,6 +209,20 @@ def test_each_preset_trains_under_mpi_with_ranks_in_step(preset, tmp_path):
     assert model.name == f"cosmoflow_{preset}"
 
 
+def test_light_with_power_input_trains_under_mpi_with_ranks_in_step(tmp_path):
+    """model.power_bins: the in-graph P(k) branch trains with the ranks in step and is saved
+    with the model (the saved model reloads through the stages' loader)."""
+    from cosmoflow.model.power_features import load
+
+    proc = run_train(2, tmp_path, *common(epochs=2), *PRESET_SETS["light"],
+                     "--set", "model.power_bins=4", "--set", "train.batch_per_rank=4",
+                     "--check-sync")
+    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
+    assert all(np.isfinite(r["val_loss"]) for r in history(tmp_path))
+    model = load(tmp_path / "model.keras")
+    assert model.get_layer("shell_power").n_bins == 4
+
+
 def test_recipe_options_two_ranks_batch1_equal_one_rank_batch2(tmp_path):
     """SGD + momentum + weight decay + warm-up + cosine + clipping + standardisation + the
     gaussian head's NLL: the optimizer sees the averaged gradient, so 2 ranks x 1 == 1 rank x 2

@@ -46,9 +46,9 @@ def network_outputs(model_path: str | Path, manifest_path: str | Path, input_nor
                     batch_size: int = 4) -> tuple[np.ndarray, np.ndarray, list[dict], dict]:
     """The network's raw outputs on every sample of a split (normalised label units), the
     normalised truths, the samples' ids and the manifest's ``label_norm``."""
-    import keras
+    from cosmoflow.model.power_features import load
 
-    model = keras.models.load_model(model_path, compile=False)
+    model = load(model_path)
     m = read_manifest(manifest_path)
     ds = make_dataset(m["path"], shuffle=False, augment=False, input_norm=input_norm,
                       batch_size=batch_size, with_ids=True)

@@ -13,8 +13,8 @@ from cosmoflow.model.summary import PAPER_TABLE_I, layer_table, train_flops
 PRESETS = {"paper": paper, "mlperf": mlperf, "light": light}
 OPTIONS = ("conv_filters", "dense", "batch_norm", "bn_momentum", "dropout", "pooling")
 
-__all__ = ["PRESETS", "ConvSpec", "build_model", "resolve", "check_model", "conv_specs",
-           "recommended_blocks", "layer_table", "train_flops", "PAPER_TABLE_I"]
+__all__ = ["PRESETS", "ConvSpec", "build_model", "resolve", "check_model", "check_power_bins",
+           "conv_specs", "recommended_blocks", "layer_table", "train_flops", "PAPER_TABLE_I"]
 
 
 def resolve(model_cfg: dict) -> dict:
@@ -36,7 +36,21 @@ def check_model(model_cfg: dict) -> None:
     """Config-time check that the preset's layers fit ``model.input_size`` (no TensorFlow)."""
     cfg = resolve(model_cfg)
     heads.check(cfg.get("head"))
+    check_power_bins(cfg)
     PRESETS[cfg["preset"]].check(int(cfg["input_size"]), list(cfg["conv_filters"]))
+
+
+def check_power_bins(model_cfg: dict) -> None:
+    """Raise ValueError naming ``model.power_bins`` unless it is 0 / absent or the preset is
+    light (the one whose head takes the power branch)."""
+    n = model_cfg.get("power_bins") or 0
+    if n and model_cfg.get("preset", "paper") != "light":
+        raise ValueError(f"model.power_bins = {n}: only the light preset takes the power-spectrum "
+                         f"input (model.preset is {model_cfg.get('preset', 'paper')!r}); use 0")
+    if n and model_cfg.get("input_size"):
+        from cosmoflow.model.power_features import shell_bins
+
+        shell_bins(int(model_cfg["input_size"]), int(n))   # every bin holds a mode
 
 
 def build_model(input_size: int, conv_filters: list[int] | None = None,
@@ -44,7 +58,8 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                 n_channels: int = 1, *, preset: str = "paper", batch_norm: bool | None = None,
                 bn_momentum: float | None = None, dropout: float | None = None,
                 pooling: str | None = None, head: str | None = None,
-                input_mean=None, input_std=None) -> "keras.Model":
+                input_mean=None, input_std=None, power_bins: int | None = None,
+                input_norm: str = "log1p") -> "keras.Model":
     """Build a preset network (uncompiled Keras model, float32, channels last).
 
     Parameters
@@ -68,6 +83,13 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
         Per-channel standardisation of the (log1p or mean-normalised) input, computed on the
         training split: a fixed ``Normalization`` layer ``standardize`` first in the model, so
         the saved model carries it.
+    power_bins : int, optional
+        > 0: the log power spectrum of each sample in this many |k| bins per channel
+        (cosmoflow.model.power_features, computed from the un-standardised input and batch
+        normalised) joins the conv features before the dense head; light preset only.
+    input_norm : str
+        ``data.input_norm`` of the inputs ("log1p" or "mean"): how the power branch recovers
+        the counts; unused without it.
 
     Returns
     -------
@@ -89,7 +111,17 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
             raise ValueError(f"input_std {input_std}: expected {n_channels} positive values")
         x = keras.layers.Normalization(axis=-1, mean=list(map(float, input_mean)),
                                        variance=list(map(float, std ** 2)), name="standardize")(x)
-    y = PRESETS[cfg["preset"]].build(x, heads.n_outputs(head, n_outputs), conv_filters=list(cfg["conv_filters"]),
+    extra = {}
+    if power_bins:
+        check_power_bins({"preset": cfg["preset"], "power_bins": power_bins})
+        from cosmoflow.model import power_features
+
+        pk = power_features.layer_class()(int(power_bins), power_features.INVERSES[input_norm],
+                                          name="shell_power")(x_in)
+        extra["extra"] = keras.layers.BatchNormalization(momentum=float(cfg["bn_momentum"]),
+                                                         name="shell_power_bn")(pk)
+    y = PRESETS[cfg["preset"]].build(x, heads.n_outputs(head, n_outputs), **extra,
+                                     conv_filters=list(cfg["conv_filters"]),
                                      dense=list(cfg["dense"]), leaky_slope=float(leaky_slope),
                                      batch_norm=bool(cfg["batch_norm"]),
                                      bn_momentum=float(cfg["bn_momentum"]),

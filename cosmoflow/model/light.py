@@ -23,10 +23,11 @@ def check(input_size: int, conv_filters: list[int], **_) -> None:
 
 def build(x, n_outputs: int, *, conv_filters: list[int],
           dense: list[int], leaky_slope: float, batch_norm: bool, bn_momentum: float,
-          dropout: float, pooling: str):
+          dropout: float, pooling: str, extra=None):
     """The light network; the output tensor [B, n_outputs] of input ``x``.
 
-    Parameters as ``cosmoflow.model.paper.build``.
+    Parameters as ``cosmoflow.model.paper.build``; ``extra`` (optional [B, F] tensor, the
+    power-spectrum branch) is concatenated to the pooled conv features before the dense head.
     """
     check(int(x.shape[1]), conv_filters)
     import keras
@@ -39,5 +40,7 @@ def build(x, n_outputs: int, *, conv_filters: list[int],
                         leaky_slope=leaky_slope,
                         pool=None if i == last else (pooling, f"pool{i}"))
     x = keras.layers.GlobalAveragePooling3D(name="global_pool")(x)
+    if extra is not None:
+        x = keras.layers.Concatenate(name="with_power")([x, extra])
     x = blocks.dense_head(x, dense, leaky_slope=leaky_slope, dropout=dropout)
     return keras.layers.Dense(int(n_outputs), name="output")(x)

@@ -124,9 +124,9 @@ def _config_input_norm(run_dir: Path | None):
 def load_model(run: TrainedRun):
     """The Keras model (uncompiled, as evaluate loads it); ValueError if its input shape is not
     the training samples' or its outputs are not one or two per label."""
-    import keras
+    from cosmoflow.model.power_features import load
 
-    model = keras.models.load_model(run.model_path, compile=False)
+    model = load(run.model_path)
     e = run.expected
     want = (e.sample_side,) * 3 + (e.n_channels,)
     got = tuple(model.input_shape[1:])

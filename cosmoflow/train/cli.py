@@ -189,7 +189,8 @@ def prepare(args, cfg: dict, dist):
         logging.getLogger("cosmoflow.train").info(
             "input standardisation (training split, per channel): mean %s, std %s",
             stats["input_mean"], stats["input_std"])
-    model = build_model(**model_cfg, n_outputs=len(train_src.label_names), **stats)
+    model = build_model(**model_cfg, n_outputs=len(train_src.label_names), **stats,
+                        input_norm=dcfg["input_norm"])
     return model, model_cfg, settings, train_src, val_src
 
 

@@ -15,7 +15,7 @@ try:
 except cfgmod.ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, schema=str(Path(workflow.basedir) / "config" / "config.schema.yaml"))
-config = cfgmod.fill_defaults(config)
+config = cfgmod.canonical(cfgmod.fill_defaults(config))  # model.power_bins: 0 = absent
 
 RESULTS = config["results"]
 SIMS = [sampling.sim_id(i) for i in range(config["sims"]["n_sims"])]
