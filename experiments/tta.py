@@ -51,6 +51,7 @@ def main() -> int:
     args = p.parse_args()
 
     from cosmoflow.data.tfrecord import denormalise_labels
+    from cosmoflow.evaluate.bootstrap import simulation_means
     from cosmoflow.model import heads
 
     kmax = max(args.k)
@@ -61,11 +62,9 @@ def main() -> int:
     true_phys = denormalise_labels(true, norm)
     for K in args.k:
         mu, _ = heads.estimates(out[:K].mean(0), norm, len(names))
-        err = mu - true_phys
-        per_sample = np.sqrt((err ** 2).mean(0))
-        u = np.unique(sims)
-        sim_err = np.array([err[sims == s].mean(0) for s in u])
-        per_sim = np.sqrt((sim_err ** 2).mean(0))
+        per_sample = np.sqrt(((mu - true_phys) ** 2).mean(0))
+        pred_sim, true_sim, _ = simulation_means(mu, true_phys, sims)
+        per_sim = np.sqrt(((pred_sim - true_sim) ** 2).mean(0))
         print(json.dumps({"K": K, "per_sample": dict(zip(names, np.round(per_sample, 5).tolist())),
                           "per_simulation": dict(zip(names, np.round(per_sim, 5).tolist()))}))
     return 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 
+from cosmoflow.rfft_modes import rfft_modes
+
 
 def mean_predictor(train_labels: np.ndarray, n: int) -> np.ndarray:
     """Predict the training-set mean labels for n samples."""
@@ -43,13 +45,8 @@ def band_power(counts: np.ndarray, side: float, edges) -> tuple[np.ndarray, np.n
     delta = counts.astype(np.float32) / np.float32(counts.mean()) - 1.0
     dk = sfft.rfftn(delta, workers=-1)
     power = (np.abs(dk) ** 2).astype(np.float64) * side**3 / s**6
-    f = np.fft.fftfreq(s, 1.0 / s)
-    h = np.arange(s // 2 + 1)
-    kmag = np.sqrt(f[:, None, None] ** 2 + f[None, :, None] ** 2 + h[None, None, :] ** 2) * (2 * np.pi / side)
-    weight = np.full(h.shape, 2.0)
-    weight[0] = 1.0
-    if s % 2 == 0:
-        weight[-1] = 1.0
+    kmag, weight = rfft_modes(s)
+    kmag = kmag * (2 * np.pi / side)
     weight = np.broadcast_to(weight, kmag.shape)
     idx = np.digitize(kmag.ravel(), edges) - 1
     ok = (idx >= 0) & (idx < n_bins)

@@ -23,6 +23,8 @@ import functools
 
 import numpy as np
 
+from cosmoflow.rfft_modes import rfft_modes
+
 #: How each ``data.input_norm`` maps the network's input back to counts (up to a factor).
 INVERSES = {"log1p": "expm1", "mean": "identity"}
 
@@ -40,14 +42,9 @@ def shell_bins(size: int, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
 
     Raises ValueError naming ``model.power_bins`` when a bin holds no mode.
     """
-    f = np.fft.fftfreq(size, 1.0 / size)
-    h = np.arange(size // 2 + 1)
-    kmag = np.sqrt(f[:, None, None] ** 2 + f[None, :, None] ** 2 + h[None, None, :] ** 2).ravel()
-    weight = np.full(h.shape, 2.0)
-    weight[0] = 1.0
-    if size % 2 == 0:
-        weight[-1] = 1.0
-    weight = np.broadcast_to(weight, (size, size, len(h))).ravel()
+    kmag, weight = rfft_modes(size)
+    weight = np.broadcast_to(weight, kmag.shape).ravel()
+    kmag = kmag.ravel()
     edges = np.linspace(1.0, size / 2.0, n_bins + 1)
     bins = np.digitize(kmag, edges) - 1
     bins[(bins < 0) | (bins >= n_bins)] = n_bins
