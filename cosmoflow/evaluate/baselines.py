@@ -6,6 +6,8 @@ log-transformed, fitted to the labels by ridge regression on the training split.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.fft as sfft
 
@@ -42,19 +44,33 @@ def band_power(counts: np.ndarray, side: float, edges) -> tuple[np.ndarray, np.n
     s = counts.shape[0]
     edges = np.asarray(edges, np.float64)
     n_bins = len(edges) - 1
+    bins, weight, nmodes, ksum = _bands(s, float(side), tuple(edges.tolist()))
     delta = counts.astype(np.float32) / np.float32(counts.mean()) - 1.0
     dk = sfft.rfftn(delta, workers=-1)
     power = (np.abs(dk) ** 2).astype(np.float64) * side**3 / s**6
-    kmag, weight = rfft_modes(s)
-    kmag = kmag * (2 * np.pi / side)
-    weight = np.broadcast_to(weight, kmag.shape)
-    idx = np.digitize(kmag.ravel(), edges) - 1
-    ok = (idx >= 0) & (idx < n_bins)
-    nmodes = np.bincount(idx[ok], weights=weight.ravel()[ok], minlength=n_bins)
-    psum = np.bincount(idx[ok], weights=(weight * power).ravel()[ok], minlength=n_bins)
-    ksum = np.bincount(idx[ok], weights=(weight * kmag).ravel()[ok], minlength=n_bins)
+    psum = np.bincount(bins, weights=weight * power.ravel(), minlength=n_bins + 1)[:n_bins]
     with np.errstate(invalid="ignore", divide="ignore"):
         return ksum / nmodes, psum / nmodes
+
+
+@functools.lru_cache(maxsize=8)
+def _bands(size: int, side: float, edges: tuple) -> tuple:
+    """The band of every rfft mode of a size^3 cube of side `side` [Mpc/h] (n_bins for the modes
+    outside every band), each mode's weight, and per band the number of modes and the sum of
+    their |k| [h/Mpc]: what `band_power` needs besides the power itself, the same for every cube
+    of one geometry (computed once; the sums over a band add the same terms in the same order
+    as binning each cube anew)."""
+    n_bins = len(edges) - 1
+    kmag, weight = rfft_modes(size)
+    kmag = kmag * (2 * np.pi / side)
+    weight = np.broadcast_to(weight, kmag.shape).ravel()
+    idx = np.digitize(kmag.ravel(), np.asarray(edges)) - 1
+    bins = np.where((idx >= 0) & (idx < n_bins), idx, n_bins)
+    nmodes = np.bincount(bins, weights=weight, minlength=n_bins + 1)[:n_bins]
+    ksum = np.bincount(bins, weights=weight * kmag.ravel(), minlength=n_bins + 1)[:n_bins]
+    for a in (bins, weight, nmodes, ksum):
+        a.flags.writeable = False
+    return bins, weight, nmodes, ksum
 
 
 def pk_features(cubes, side: float, n_bins: int) -> np.ndarray:
