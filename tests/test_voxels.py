@@ -1,4 +1,8 @@
 """Voxelization: exact equality with numpy.histogramdd, periodic wrap, sub-volumes, file edges."""
+import subprocess
+import sys
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -26,16 +30,17 @@ def edge_positions(box, dtype):
     return g
 
 
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("box", [64.0, 100.1])
-def test_histogram_equals_histogramdd(dtype, box):
+def test_histogram_equals_histogramdd(dtype, box, engine):
     rng = np.random.default_rng(1)
     pos = np.concatenate([rng.uniform(-box, 2 * box, (50_000, 3)),
                           rng.uniform(0, box, (50_000, 3))]).astype(dtype)
     pos = np.concatenate([pos, edge_positions(box, dtype)])
     for V in (16, 24, 32):      # 24: voxel side not a power of two (general kernel)
-        c = histogram_counts(pos, box, V)
-        assert c.shape == (V, V, V)
+        c = histogram_counts(pos, box, V, engine=engine)
+        assert c.shape == (V, V, V) and c.dtype == np.uint32
         assert int(c.sum()) == len(pos)
         np.testing.assert_array_equal(c, reference(pos, box, V))
 
@@ -43,8 +48,35 @@ def test_histogram_equals_histogramdd(dtype, box):
 def test_histogram_threads_agree():
     rng = np.random.default_rng(2)
     pos = rng.uniform(0, 64, (30_001, 3)).astype(np.float32)
-    np.testing.assert_array_equal(histogram_counts(pos, 64.0, 32, threads=1),
-                                  histogram_counts(pos, 64.0, 32, threads=2))
+    np.testing.assert_array_equal(histogram_counts(pos, 64.0, 32, threads=1, engine="numba"),
+                                  histogram_counts(pos, 64.0, 32, threads=2, engine="numba"))
+
+
+def test_histogram_engines_reject_non_finite_and_unknown_engine():
+    pos = np.array([[1.0, 2.0, 3.0], [np.inf, 0.0, 0.0]], np.float32)
+    for engine in ("numba", "numpy"):
+        with pytest.raises(ValueError, match="non-finite"):
+            histogram_counts(pos, 64.0, 8, engine=engine)
+    with pytest.raises(ValueError, match="engine must be 'auto', 'numba' or 'numpy', got 'gpu'"):
+        histogram_counts(pos[:1], 64.0, 8, engine="gpu")
+
+
+def test_voxel_job_of_a_small_snapshot_does_not_load_numba(tmp_path):
+    """The per-simulation voxel job's process (the stage function, as workflow/scripts/voxels.py
+    calls it) histograms a small snapshot without importing numba (its start-up is ~1 s, most
+    of the job), and its counts are those of the compiled loop."""
+    pos = np.random.default_rng(5).uniform(-4.0, 36.0, (16**3, 3))
+    snap = write_snapshot(tmp_path / "snapshot_z0.00.hdf5", pos, sim="00003", box=32.0, cosmo=COSMO)
+    code = ("import sys; from cosmoflow.sim_stages import voxels; "
+            f"voxels.run({str(snap)!r}, {str(tmp_path / 'v.h5')!r}, sim='00003', n_voxels=16, "
+            "subvolume=8, threads=1); print('numba' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "False"
+    counts, _ = read_voxels(tmp_path / "v.h5")
+    np.testing.assert_array_equal(counts, histogram_counts(pos.astype(np.float32), 32.0, 16,
+                                                           engine="numba"))
 
 
 def test_wrap_edge_cases():

@@ -1,7 +1,8 @@
 """Voxel grids, TFRecord samples and the tf.data reader (docs/data.md).
 
-``voxels`` (numpy/numba/h5py) is imported eagerly; ``tfrecord`` and ``reader`` import
-TensorFlow lazily inside their functions, so ``import cosmoflow.data`` stays light.
+``voxels`` (numpy/h5py; numba only when its compiled histogram runs) is imported eagerly;
+``tfrecord`` and ``reader`` import TensorFlow lazily inside their functions, so
+``import cosmoflow.data`` stays light.
 """
 from cosmoflow.data.voxels import (assemble_subvolumes, histogram_counts, read_snapshot,
                                    read_voxels, split_subvolumes, voxelize_snapshot,

@@ -6,7 +6,9 @@ voxel file (``voxels/{sim}/z{z:.2f}.h5``, layout in docs/data.md).
 
 The histogram is exactly ``numpy.histogramdd(wrap_positions(pos, L), V, range=((0, L),) * 3)``
 (same float64 bin edges, same ``searchsorted(side="right")`` rule), computed by a numba-parallel
-loop where each thread fills a private histogram that is summed at the end.
+loop where each thread fills a private histogram that is summed at the end
+(`cosmoflow.data.voxel_kernel`), or for small inputs by numpy in a process that has not loaded
+numba (`histogram_counts`, ``engine``): the counts are the same either way.
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import contextlib
 import os
 from pathlib import Path
 
+import sys
+
 import h5py
-import numba
 import numpy as np
 
 from cosmoflow.io import atomic_path
@@ -101,77 +104,6 @@ def bin_edges(box: float, n_voxels: int, dtype=np.float32) -> np.ndarray:
     return np.linspace(0.0, float(L), int(n_voxels) + 1)
 
 
-@numba.njit(inline="always")
-def _wrap1(x, L, below_L):
-    # wrap_positions for one finite value, in the value's own float type
-    w = np.fmod(x, L)
-    if w < 0:
-        w = w + L
-    if w >= L:
-        w = below_L
-    return w
-
-
-@numba.njit(inline="always")
-def _bin_general(x, edges, inv_dx, V):
-    # searchsorted(edges, x, side="right") - 1 for x in [0, L): a float estimate, corrected
-    # against numpy's float64 edges (the estimate is off by at most one bin)
-    xd = np.float64(x)
-    i = min(int(xd * inv_dx), V - 1)
-    if xd < edges[i]:
-        i -= 1
-    elif xd >= edges[i + 1]:
-        i += 1
-    return i
-
-
-@numba.njit(inline="always")
-def _bin_pow2(x, edges, inv_dx, V):
-    # exact when the voxel side is a power of two: x * inv_dx is exact, edges are i * dx
-    return min(int(np.float64(x) * inv_dx), V - 1)
-
-
-@numba.njit(parallel=True, cache=True)
-def _histogram_kernel(pos, L, below_L, edges, pow2, priv, bad, out):
-    n = pos.shape[0]
-    n_threads = priv.shape[0]
-    V = edges.shape[0] - 1
-    inv_dx = V / edges[V]
-    chunk = (n + n_threads - 1) // n_threads
-    for t in numba.prange(n_threads):
-        lo = t * chunk
-        hi = min(n, lo + chunk)
-        h = priv[t]
-        nbad = 0
-        for p in range(lo, hi):
-            x = pos[p, 0]
-            y = pos[p, 1]
-            z = pos[p, 2]
-            if not (x >= 0 and x < L and y >= 0 and y < L and z >= 0 and z < L):
-                if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(z)):
-                    nbad += 1
-                    continue
-                x = _wrap1(x, L, below_L)
-                y = _wrap1(y, L, below_L)
-                z = _wrap1(z, L, below_L)
-            if pow2:
-                i = _bin_pow2(x, edges, inv_dx, V)
-                j = _bin_pow2(y, edges, inv_dx, V)
-                k = _bin_pow2(z, edges, inv_dx, V)
-            else:
-                i = _bin_general(x, edges, inv_dx, V)
-                j = _bin_general(y, edges, inv_dx, V)
-                k = _bin_general(z, edges, inv_dx, V)
-            h[(i * V + j) * V + k] += 1
-        bad[t] = nbad
-    m = out.shape[0]
-    for v in numba.prange(m):
-        s = 0
-        for t in range(n_threads):
-            s += priv[t, v]
-        out[v] = s
-
-
 def _pow2_voxels(edges: np.ndarray) -> bool:
     """True if the voxel side is a power of two and the edges are exactly i * side."""
     V = len(edges) - 1
@@ -181,8 +113,12 @@ def _pow2_voxels(edges: np.ndarray) -> bool:
                 and edges[V] * (V / edges[V]) == V)
 
 
+NUMPY_MAX_PARTICLES = 2**22
+"""engine "auto" histograms at most this many particles with numpy when numba is not loaded."""
+
+
 def histogram_counts(positions: np.ndarray, box: float, n_voxels: int,
-                     threads: int | None = None) -> np.ndarray:
+                     threads: int | None = None, engine: str = "auto") -> np.ndarray:
     """Particle counts on a V^3 grid: periodic nearest-grid-point histogram.
 
     Parameters
@@ -195,18 +131,22 @@ def histogram_counts(positions: np.ndarray, box: float, n_voxels: int,
         Voxels per side V; voxel side L / V [Mpc/h].
     threads : int, optional
         Threads of the compiled loop (default: numba's current setting).
+    engine : "auto" | "numba" | "numpy"
+        "numba": the compiled loop; "numpy": searchsorted + bincount on the wrapped positions;
+        "auto": numpy for N <= NUMPY_MAX_PARTICLES when this process has not imported numba
+        (numba's start-up, ~1 s, is 5x numpy's time for 128^3 particles), else numba.
 
     Returns
     -------
     counts : ndarray, shape (V, V, V), uint32 (uint64 if N >= 2**32), axis order (x, y, z).
         Exactly ``numpy.histogramdd(wrap_positions(positions, L), V, range=((0, L),) * 3)[0]``;
-        ``counts.sum() == N``.
+        ``counts.sum() == N``; the same for every engine and thread count.
 
     Notes
     -----
-    One pass over the particles, split into one contiguous chunk per thread; each thread adds
-    to a private V^3 histogram (no atomics), then the private histograms are summed. The bin
-    of x is ``searchsorted(edges, x, "right") - 1`` with numpy's float64 edges; when the voxel
+    numba: one pass over the particles, split into one contiguous chunk per thread; each thread
+    adds to a private V^3 histogram (no atomics), then the private histograms are summed. The
+    bin of x is ``searchsorted(edges, x, "right") - 1`` with numpy's float64 edges; when the voxel
     side is a power of two [Mpc/h] (e.g. 256/128 = 2) this is exactly ``int(x * V / L)``.
     """
     pos = np.asarray(positions)
@@ -215,11 +155,45 @@ def histogram_counts(positions: np.ndarray, box: float, n_voxels: int,
     V = int(n_voxels)
     if V < 1:
         raise ValueError(f"n_voxels must be >= 1, got {n_voxels}")
+    if engine not in ("auto", "numba", "numpy"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
     L = _box_in(pos.dtype, box)
+    cnt_dtype = np.uint32 if pos.shape[0] < 2**32 else np.uint64
+    if engine == "auto":
+        small = pos.shape[0] <= NUMPY_MAX_PARTICLES and "numba" not in sys.modules
+        engine = "numpy" if small else "numba"
+    if engine == "numpy":
+        counts = _histogram_numpy(pos, L, V).astype(cnt_dtype).reshape(V, V, V)
+    else:
+        counts = _histogram_numba(pos, L, V, threads, cnt_dtype)
+    total = int(counts.sum(dtype=np.uint64))
+    if total != pos.shape[0]:  # cannot happen unless an engine is wrong: never return bad data
+        raise RuntimeError(f"histogram total {total} != number of particles {pos.shape[0]}")
+    return counts
+
+
+def _histogram_numpy(pos: np.ndarray, L: np.floating, V: int) -> np.ndarray:
+    """Flat counts (V^3,) of `histogram_counts` by numpy: the bins of the wrapped positions by
+    searchsorted on the float64 edges (as numpy.histogramdd), then one bincount."""
+    w = wrap_positions(pos, float(L))
+    edges = bin_edges(float(L), V, pos.dtype)
+    flat = np.zeros(len(w), np.int64)
+    for axis in range(3):
+        flat *= V
+        flat += np.searchsorted(edges, w[:, axis], side="right") - 1
+    return np.bincount(flat, minlength=V**3)
+
+
+def _histogram_numba(pos: np.ndarray, L: np.floating, V: int, threads: int | None,
+                     cnt_dtype) -> np.ndarray:
+    """(V, V, V) counts of `histogram_counts` by the compiled loop, `threads` private histograms."""
+    import numba
+
+    from cosmoflow.data.voxel_kernel import histogram_kernel
+
     pos = np.ascontiguousarray(pos)
     n_threads = int(threads) if threads else numba.get_num_threads()
     n_threads = max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS))
-    cnt_dtype = np.uint32 if pos.shape[0] < 2**32 else np.uint64
     priv = np.zeros((n_threads, V ** 3), dtype=cnt_dtype)
     out = np.empty(V ** 3, dtype=cnt_dtype)
     bad = np.zeros(n_threads, dtype=np.int64)
@@ -227,17 +201,13 @@ def histogram_counts(positions: np.ndarray, box: float, n_voxels: int,
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        _histogram_kernel(pos, L, np.nextafter(L, pos.dtype.type(0)), edges, _pow2_voxels(edges),
-                          priv, bad, out)
+        histogram_kernel(pos, L, np.nextafter(L, pos.dtype.type(0)), edges, _pow2_voxels(edges),
+                         priv, bad, out)
     finally:
         numba.set_num_threads(previous)
     if bad.sum():
         raise ValueError(f"{int(bad.sum())} particle(s) with non-finite positions")
-    counts = out.reshape(V, V, V)
-    total = int(counts.sum(dtype=np.uint64))
-    if total != pos.shape[0]:  # cannot happen unless the kernel is wrong: never return bad data
-        raise RuntimeError(f"histogram total {total} != number of particles {pos.shape[0]}")
-    return counts
+    return out.reshape(V, V, V)
 
 
 def subvolume_slices(n_voxels: int, subvolume: int) -> list[tuple[slice, slice, slice]]:
