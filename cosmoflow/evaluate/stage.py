@@ -19,6 +19,7 @@ import numpy as np
 from ..data import tfrecord
 from ..data.reader import make_dataset, read_manifest
 from ..io import atomic_path
+from ..mmap_threshold import restore_mmap_threshold
 from ..model import heads
 from . import baselines, bootstrap, calibration, metrics, plots, summaries
 
@@ -59,6 +60,7 @@ def network_outputs(model_path: str | Path, manifest_path: str | Path, input_nor
         for j in range(len(y)):
             ids.append({"sim": int(meta["sim"][j]), "subvolume": int(meta["subvolume"][j]),
                         "z": tuple(float(v) for v in meta["z"][j].numpy())})
+    restore_mmap_threshold()  # the reader's kernels lowered it; the numpy features run after
     return np.concatenate(outs), np.concatenate(trues), ids, m["label_norm"]
 
 
