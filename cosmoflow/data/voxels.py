@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
-
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
