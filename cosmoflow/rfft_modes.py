@@ -1,5 +1,5 @@
 """The modes of a real FFT (``numpy.fft.rfftn`` / ``tf.signal.rfft3d`` layout) of a cube: their
-|k| and their weight in a mean over all modes. Shared by the P(k) baselines
+|k|, their weight in a mean over all modes, and their |k| bands. Shared by the P(k) baselines
 (`cosmoflow.evaluate.baselines.band_power`) and the network's power-spectrum input
 (`cosmoflow.model.power_features`), so both bin the same modes with the same weights.
 """
@@ -21,3 +21,28 @@ def rfft_modes(size: int) -> tuple[np.ndarray, np.ndarray]:
     if size % 2 == 0:
         weight[-1] = 1.0
     return kmag, weight
+
+
+def mode_bands(kmag: np.ndarray, weight: np.ndarray,
+               edges) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The band [edges[i], edges[i + 1]) of every mode, for means over a band's modes.
+
+    Parameters
+    ----------
+    kmag : (size, size, size // 2 + 1) |k| of the modes, in the units of ``edges``.
+    weight : (size // 2 + 1,) the modes' weights along the half axis (``rfft_modes``).
+    edges : (n_bands + 1,) increasing band edges.
+
+    Returns
+    -------
+    bands : (n_modes,) int64, flat in C order: each mode's band, n_bands for a mode in none.
+    weights : (n_modes,) float64, each mode's weight.
+    totals : (n_bands,) float64, the summed weight of each band's modes (0 for an empty band).
+    """
+    edges = np.asarray(edges, np.float64)
+    n_bands = len(edges) - 1
+    weights = np.broadcast_to(weight, kmag.shape).ravel()
+    idx = np.digitize(kmag.ravel(), edges) - 1
+    bands = np.where((idx >= 0) & (idx < n_bands), idx, n_bands)
+    totals = np.bincount(bands, weights=weights, minlength=n_bands + 1)[:n_bands]
+    return bands, weights, totals

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 import scipy.fft as sfft
 
-from cosmoflow.rfft_modes import rfft_modes
+from cosmoflow.rfft_modes import mode_bands, rfft_modes
 
 
 def mean_predictor(train_labels: np.ndarray, n: int) -> np.ndarray:
@@ -63,10 +63,7 @@ def _bands(size: int, side: float, edges: tuple) -> tuple:
     n_bins = len(edges) - 1
     kmag, weight = rfft_modes(size)
     kmag = kmag * (2 * np.pi / side)
-    weight = np.broadcast_to(weight, kmag.shape).ravel()
-    idx = np.digitize(kmag.ravel(), np.asarray(edges)) - 1
-    bins = np.where((idx >= 0) & (idx < n_bins), idx, n_bins)
-    nmodes = np.bincount(bins, weights=weight, minlength=n_bins + 1)[:n_bins]
+    bins, weight, nmodes = mode_bands(kmag, weight, edges)
     ksum = np.bincount(bins, weights=weight * kmag.ravel(), minlength=n_bins + 1)[:n_bins]
     for a in (bins, weight, nmodes, ksum):
         a.flags.writeable = False

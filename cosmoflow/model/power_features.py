@@ -23,7 +23,7 @@ import functools
 
 import numpy as np
 
-from cosmoflow.rfft_modes import rfft_modes
+from cosmoflow.rfft_modes import mode_bands, rfft_modes
 
 #: How each ``data.input_norm`` maps the network's input back to counts (up to a factor).
 INVERSES = {"log1p": "expm1", "mean": "identity"}
@@ -42,13 +42,8 @@ def shell_bins(size: int, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
 
     Raises ValueError naming ``model.power_bins`` when a bin holds no mode.
     """
-    kmag, weight = rfft_modes(size)
-    weight = np.broadcast_to(weight, kmag.shape).ravel()
-    kmag = kmag.ravel()
-    edges = np.linspace(1.0, size / 2.0, n_bins + 1)
-    bins = np.digitize(kmag, edges) - 1
-    bins[(bins < 0) | (bins >= n_bins)] = n_bins
-    total = np.bincount(bins, weights=weight, minlength=n_bins + 1)[:n_bins]
+    edges = np.linspace(1.0, size / 2.0, n_bins + 1)   # in units of the fundamental mode
+    bins, weight, total = mode_bands(*rfft_modes(size), edges)
     if np.any(total == 0):
         raise ValueError(f"model.power_bins = {n_bins}: bin(s) {np.flatnonzero(total == 0).tolist()} "
                          f"of a {size}^3 sample hold no mode; use fewer bins")
