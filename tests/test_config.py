@@ -101,6 +101,9 @@ def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(nam
         preset="light", input_size=16, conv_filters=[8, 8, 8, 8, 8, 8])),
      "model.conv_filters: 5 pools halve model.input_size=16 below 1 voxel"),
     (lambda c: c["model"].update(preset="resnet"), "model.preset: got 'resnet', expected one of"),
+    (lambda c: c["model"].update(preset="light", power_bins=8, power_into="tail"), "model.power_into"),
+    (lambda c: c["model"].update(preset="light", power_into="output"),
+     "model.power_into = 'output': the power branch is off"),
 ])
 def test_bad_values_name_the_key(base, mutate, needle):
     bad = copy.deepcopy(base)
@@ -155,3 +158,14 @@ def test_power_bins_zero_is_the_config_without_the_key(base):
     assert off == without
     on = cfgmod.canonical(dict(base, model=dict(base["model"], power_bins=24)))
     assert on["model"]["power_bins"] == 24
+
+
+def test_power_into_head_is_the_config_without_the_key(base):
+    """model.power_into: head (where the branch went before the option) is the config without
+    the key; output stays; an unknown destination is a schema error naming the key."""
+    without = cfgmod.canonical(base)
+    assert "power_into" not in without["model"]
+    head = cfgmod.canonical(dict(base, model=dict(base["model"], power_into="head")))
+    assert head == without
+    out = cfgmod.canonical(dict(base, model=dict(base["model"], power_bins=8, power_into="output")))
+    assert out["model"]["power_into"] == "output"

@@ -4,7 +4,7 @@ import pytest
 
 from cosmoflow.evaluate.baselines import shell_power
 from cosmoflow.model import build_model, check_model
-from cosmoflow.model.power_features import layer_class, load, shell_bins
+from cosmoflow.model.power_features import feature_statistics, layer_class, load, shell_bins
 
 
 def _counts(seed, size=16, channels=2):
@@ -60,3 +60,55 @@ def test_power_bins_errors_name_the_key():
     with pytest.raises(ValueError, match=r"model.power_bins = 200: bin\(s\) .* hold no mode"):
         check_model({"preset": "light", "input_size": 16, "power_bins": 200})
     check_model({"preset": "light", "input_size": 16, "power_bins": 6})
+
+
+def test_feature_statistics_are_the_layers_mean_and_std_over_all_batches():
+    x = np.log1p(np.stack([_counts(s) for s in range(5)]))
+    mean, std = feature_statistics([(x[:2], None), (x[2:], None)], 6, "expm1")
+    f = layer_class()(6, "expm1")(x).numpy().astype(np.float64)
+    np.testing.assert_allclose(mean, f.mean(0), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(std, f.std(0), rtol=1e-7)
+    with pytest.raises(ValueError, match="training split holds no sample"):
+        feature_statistics([], 6, "expm1")
+
+
+def test_linear_output_path_starts_as_the_network_without_it_and_saves(tmp_path):
+    """model.power_into: output: the standardised band powers reach the output through one
+    zero-initialised linear map, so an untrained model predicts what the conv network alone
+    does; the statistics travel with the saved model."""
+    import keras
+
+    x = np.log1p(np.stack([_counts(s) for s in range(4)]))
+    mean, std = feature_statistics([(x, None)], 6, "expm1")
+    kw = dict(preset="light", n_outputs=3, n_channels=2, conv_filters=[4, 8], dense=[8],
+              input_mean=[0.5, 0.5], input_std=[1.0, 1.0])
+    keras.utils.set_random_seed(7)
+    model = build_model(16, power_bins=6, power_into="output", power_mean=mean, power_std=std, **kw)
+    keras.utils.set_random_seed(7)
+    plain = build_model(16, **kw)
+    assert "shell_power_bn" not in [layer.name for layer in model.layers]
+    np.testing.assert_array_equal(model.get_layer("power_linear").get_weights()[0], 0.0)
+    np.testing.assert_allclose(model(x, training=False).numpy(), plain(x, training=False).numpy(),
+                               rtol=1e-6)
+    # the linear term is what the output adds: set the map to pick one feature per output
+    w = np.zeros((12, 3), np.float32)
+    w[[0, 5, 11], [0, 1, 2]] = 1.0
+    model.get_layer("power_linear").set_weights([w, np.zeros(3, np.float32)])
+    z = (layer_class()(6, "expm1")(x).numpy() - np.array(mean)) / np.array(std)
+    np.testing.assert_allclose(model(x, training=False).numpy() - plain(x, training=False).numpy(),
+                               z[:, [0, 5, 11]], rtol=1e-4, atol=1e-4)
+    model.save(tmp_path / "m.keras")
+    again = load(tmp_path / "m.keras")
+    np.testing.assert_allclose(again(x, training=False).numpy(), model(x, training=False).numpy(),
+                               rtol=1e-6)
+
+
+def test_power_into_errors_name_the_key():
+    with pytest.raises(ValueError, match="model.power_into: got 'tail', expected one of"):
+        check_model({"preset": "light", "input_size": 16, "power_bins": 6, "power_into": "tail"})
+    with pytest.raises(ValueError, match=r"model.power_into = 'output': the power branch is off"):
+        check_model({"preset": "light", "input_size": 16, "power_into": "output"})
+    with pytest.raises(ValueError, match="needs the training split's power feature statistics"):
+        build_model(16, preset="light", conv_filters=[4, 8], dense=[8], power_bins=6,
+                    power_into="output")
+    check_model({"preset": "light", "input_size": 16, "power_bins": 6, "power_into": "output"})

@@ -223,6 +223,26 @@ def test_light_with_power_input_trains_under_mpi_with_ranks_in_step(tmp_path):
     assert model.get_layer("shell_power").n_bins == 4
 
 
+def test_power_linear_output_trains_under_mpi_standardised_by_the_whole_split(tmp_path):
+    """model.power_into: output: each rank standardises the band powers with the statistics of
+    the whole training split (not of its shard: the same for any number of ranks), the ranks
+    train in step, and the saved model carries those statistics and a trained linear map."""
+    from cosmoflow.model.power_features import feature_statistics, load
+
+    proc = run_train(2, tmp_path, *common(epochs=2), *PRESET_SETS["light"],
+                     "--set", "model.power_bins=4", "--set", "model.power_into=output",
+                     "--set", "train.batch_per_rank=4", "--check-sync")
+    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
+    assert "power features' standardisation (training split, 4 features)" in proc.stderr
+    model = load(tmp_path / "model.keras")
+    x, y = synthetic_arrays(N_TRAIN, 16, int(CONFIG["data"]["seed"]))
+    mean, std = feature_statistics([(x, y)], 4, "expm1")
+    layer = model.get_layer("shell_power_std")
+    np.testing.assert_allclose(np.ravel(layer.mean), mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.sqrt(np.ravel(layer.variance)), std, rtol=1e-5)
+    assert np.abs(model.get_layer("power_linear").get_weights()[0]).max() > 0
+
+
 def test_recipe_options_two_ranks_batch1_equal_one_rank_batch2(tmp_path):
     """SGD + momentum + weight decay + warm-up + cosine + clipping + standardisation + the
     gaussian head's NLL: the optimizer sees the averaged gradient, so 2 ranks x 1 == 1 rank x 2

@@ -14,6 +14,7 @@ PRESETS = {"paper": paper, "mlperf": mlperf, "light": light}
 OPTIONS = ("conv_filters", "dense", "batch_norm", "bn_momentum", "dropout", "pooling")
 
 __all__ = ["PRESETS", "ConvSpec", "build_model", "resolve", "check_model", "check_power_bins",
+           "check_power_into",
            "conv_specs", "recommended_blocks", "layer_table", "train_flops", "PAPER_TABLE_I"]
 
 
@@ -37,6 +38,9 @@ def check_model(model_cfg: dict) -> None:
     cfg = resolve(model_cfg)
     heads.check(cfg.get("head"))
     check_power_bins(cfg)
+    if check_power_into(cfg.get("power_into")) == "output" and not cfg.get("power_bins"):
+        raise ValueError("model.power_into = 'output': the power branch is off (model.power_bins "
+                         "absent or 0); give model.power_bins > 0")
     PRESETS[cfg["preset"]].check(int(cfg["input_size"]), list(cfg["conv_filters"]))
 
 
@@ -53,12 +57,23 @@ def check_power_bins(model_cfg: dict) -> None:
         shell_bins(int(model_cfg["input_size"]), int(n))   # every bin holds a mode
 
 
+def check_power_into(power_into: str | None) -> str:
+    """The power branch's destination ("head" for None); ValueError naming ``model.power_into``."""
+    from cosmoflow.model.power_features import DESTINATIONS
+
+    name = "head" if power_into is None else power_into
+    if name not in DESTINATIONS:
+        raise ValueError(f"model.power_into: got {power_into!r}, expected one of {list(DESTINATIONS)}")
+    return name
+
+
 def build_model(input_size: int, conv_filters: list[int] | None = None,
                 dense: list[int] | None = None, leaky_slope: float = 0.01, n_outputs: int = 3,
                 n_channels: int = 1, *, preset: str = "paper", batch_norm: bool | None = None,
                 bn_momentum: float | None = None, dropout: float | None = None,
                 pooling: str | None = None, head: str | None = None,
                 input_mean=None, input_std=None, power_bins: int | None = None,
+                power_into: str | None = None, power_mean=None, power_std=None,
                 input_norm: str = "log1p") -> "keras.Model":
     """Build a preset network (uncompiled Keras model, float32, channels last).
 
@@ -87,6 +102,11 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
         > 0: the log power spectrum of each sample in this many |k| bins per channel
         (cosmoflow.model.power_features, computed from the un-standardised input and batch
         normalised) joins the conv features before the dense head; light preset only.
+    power_into : str, optional
+        Where the power branch goes: "head" (None: the above) or "output" (standardised by
+        ``power_mean`` / ``power_std``, the training split's statistics of the C * power_bins
+        features, then a linear map added to the network's output:
+        ``power_features.linear_path``).
     input_norm : str
         ``data.input_norm`` of the inputs ("log1p" or "mean"): how the power branch recovers
         the counts; unused without it.
@@ -118,12 +138,21 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
 
         pk = power_features.layer_class()(int(power_bins), power_features.INVERSES[input_norm],
                                           name="shell_power")(x_in)
-        extra["extra"] = keras.layers.BatchNormalization(momentum=float(cfg["bn_momentum"]),
-                                                         name="shell_power_bn")(pk)
+        if check_power_into(power_into) == "head":
+            extra["extra"] = keras.layers.BatchNormalization(momentum=float(cfg["bn_momentum"]),
+                                                             name="shell_power_bn")(pk)
+        else:
+            if power_mean is None:
+                raise ValueError("model.power_into = 'output' needs the training split's power "
+                                 "feature statistics (power_mean, power_std)")
+            linear = power_features.linear_path(pk, heads.n_outputs(head, n_outputs),
+                                                power_mean, power_std)
     y = PRESETS[cfg["preset"]].build(x, heads.n_outputs(head, n_outputs), **extra,
                                      conv_filters=list(cfg["conv_filters"]),
                                      dense=list(cfg["dense"]), leaky_slope=float(leaky_slope),
                                      batch_norm=bool(cfg["batch_norm"]),
                                      bn_momentum=float(cfg["bn_momentum"]),
                                      dropout=float(cfg["dropout"]), pooling=cfg["pooling"])
+    if power_bins and check_power_into(power_into) == "output":
+        y = keras.layers.Add(name="with_power_linear")([y, linear])
     return keras.Model(x_in, y, name=f"cosmoflow_{cfg['preset']}")

@@ -99,6 +99,50 @@ def layer_class():
     return ShellPower
 
 
+#: Where the log band powers go (``model.power_into``): beside the pooled conv features into the
+#: dense head (batch-normalised), or through a linear map added to the network's output.
+DESTINATIONS = ("head", "output")
+
+
+def linear_path(pk, n_outputs: int, mean, std):
+    """log band powers [B, F] -> a linear term [B, n_outputs] for the network's output.
+
+    The features are standardised with fixed statistics of the training split (``mean``,
+    ``std``: F floats each, a ``Normalization`` layer ``shell_power_std`` saved with the model)
+    and mapped by ``power_linear``, a Dense layer initialised at zero, so training starts from
+    the conv network alone and the ridge-like term grows where it lowers the loss.
+    """
+    import keras
+
+    std = np.asarray(std, np.float64)
+    if std.shape != (int(pk.shape[-1]),) or np.any(~(std > 0)):
+        raise ValueError(f"power features' std: expected {int(pk.shape[-1])} positive values, "
+                         f"got shape {std.shape}")
+    z = keras.layers.Normalization(axis=-1, mean=list(map(float, mean)),
+                                   variance=list(map(float, std ** 2)), name="shell_power_std")(pk)
+    return keras.layers.Dense(int(n_outputs), kernel_initializer="zeros", name="power_linear")(z)
+
+
+def feature_statistics(batches, n_bins: int, inverse: str) -> tuple[list[float], list[float]]:
+    """Mean and standard deviation of each log band power over every sample of ``batches``
+    (an iterable of ``(x, y)`` with x [B, S, S, S, C], the network's input): what
+    ``linear_path`` standardises with, taken from the training split.
+
+    A feature constant over the split gets std 1 (standardising leaves it at zero).
+    """
+    layer = layer_class()(int(n_bins), inverse)
+    total, square, n = 0.0, 0.0, 0
+    for x, _ in batches:
+        f = layer(x).numpy().astype(np.float64)
+        total, square, n = total + f.sum(0), square + (f ** 2).sum(0), n + len(f)
+    if n == 0:
+        raise ValueError("power feature statistics: the training split holds no sample")
+    mean = total / n
+    std = np.sqrt(np.maximum(square / n - mean ** 2, 0.0))
+    std[~(std > 1e-6 * np.maximum(np.abs(mean), 1.0))] = 1.0
+    return mean.tolist(), std.tolist()
+
+
 def load(path):
     """``keras.models.load_model(path, compile=False)`` with this module's layer registered."""
     import keras

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -189,9 +190,28 @@ def prepare(args, cfg: dict, dist):
         logging.getLogger("cosmoflow.train").info(
             "input standardisation (training split, per channel): mean %s, std %s",
             stats["input_mean"], stats["input_std"])
+    if model_cfg.get("power_bins") and model_cfg.get("power_into") == "output":
+        stats.update(power_statistics(train_src, model_cfg, dcfg["input_norm"]))
     model = build_model(**model_cfg, n_outputs=len(train_src.label_names), **stats,
                         input_norm=dcfg["input_norm"])
     return model, model_cfg, settings, train_src, val_src
+
+
+def power_statistics(train_src, model_cfg: dict, input_norm: str) -> dict:
+    """``power_mean`` / ``power_std`` of the power branch's log band powers over every training
+    sample (each rank reads the whole split, so they do not depend on the number of ranks)."""
+    from cosmoflow.model import power_features
+
+    if train_src.make_all is None:
+        raise ValueError("model.power_into = 'output' needs statistics over the whole training "
+                         "split, which this data source cannot give")
+    t0 = time.perf_counter()
+    mean, std = power_features.feature_statistics(train_src.make_all(), int(model_cfg["power_bins"]),
+                                                  power_features.INVERSES[input_norm])
+    logging.getLogger("cosmoflow.train").info(
+        "power features' standardisation (training split, %d features): %.1f s",
+        len(mean), time.perf_counter() - t0)
+    return {"power_mean": mean, "power_std": std}
 
 
 def _run(args, cfg: dict, dist) -> int:

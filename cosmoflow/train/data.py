@@ -38,6 +38,10 @@ class DataSource:
     channel_stats : (mean, std), lists of C floats
         Per-channel mean and standard deviation of the (normalised) input over the split:
         what ``data.standardize`` applies, taken from the training split.
+    make_all : callable, optional
+        ``make_all() -> tf.data.Dataset`` of every sample of the split (all ranks'), in file
+        order, not augmented: for statistics over the split that must not depend on the
+        number of ranks (``model.power_into: output``).
     """
 
     make: Callable[[int], tf.data.Dataset]
@@ -46,6 +50,7 @@ class DataSource:
     label_norm: dict = field(default_factory=dict)
     n_channels: int = 1
     channel_stats: tuple[list[float], list[float]] | None = None
+    make_all: Callable[[], tf.data.Dataset] | None = None
 
 
 def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size: int,
@@ -77,10 +82,15 @@ def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size:
                                    batch_size=batch_size, shuffle=shuffle, augment=augment,
                                    input_norm=input_norm, seed=seed, epoch=epoch, **extra)
 
+    def make_all() -> tf.data.Dataset:
+        return reader.make_dataset(manifest_path, rank=0, world_size=1, batch_size=batch_size,
+                                   shuffle=False, augment=False, input_norm=input_norm, seed=seed)
+
     return DataSource(make=make, n_samples=int(meta["n_samples"]),
                       label_names=list(meta["label_names"]),
                       label_norm=dict(meta.get("label_norm", {})),
-                      n_channels=int(meta["sample_shape"][3]), channel_stats=stats)
+                      n_channels=int(meta["sample_shape"][3]), channel_stats=stats,
+                      make_all=make_all)
 
 
 SYNTHETIC_LABELS = ["mean", "amplitude", "smoothing"]
@@ -141,6 +151,9 @@ def synthetic(n_samples: int, size: int, *, rank: int, world_size: int, batch_si
                tf.TensorSpec((None, 3), tf.float32))
         return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
 
+    def make_all() -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
     return DataSource(make=make, n_samples=n_samples, label_names=list(SYNTHETIC_LABELS),
                       label_norm={"kind": "synthetic", "range": [-1.0, 1.0]},
-                      channel_stats=([float(x.mean())], [float(x.std())]))
+                      channel_stats=([float(x.mean())], [float(x.std())]), make_all=make_all)

@@ -1,0 +1,87 @@
+"""How much the sample's P(k) adds to a trained network, measured on a validation split (never
+the test split).
+
+Fits, on the training split, the evaluate stage's P(k) ridge (log P(k) of every channel, penalty
+by grouped CV) and a ridge on [network prediction, log P(k)] (the network's predictions on its
+own training samples as inputs); prints the per-sample RMSE (physical units) on the validation
+split of the network, the ridge, their average with weight w on the network, and the stack.
+
+    python experiments/stack_pk.py --model results/train/model.keras \\
+        --train results/tfrecords/train/manifest.json --val results/tfrecords/val/manifest.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--train", required=True, help="the training split's manifest.json")
+    p.add_argument("--val", required=True, help="a validation split's manifest.json")
+    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    args = p.parse_args()
+
+    import yaml
+
+    from cosmoflow.data.reader import read_manifest
+    from cosmoflow.evaluate import baselines, stage
+
+    cfg = yaml.safe_load(Path(args.config).read_text())
+    ev, vox = cfg["evaluate"], cfg["voxels"]
+    side = float(cfg["simulation"]["box"]) * vox["subvolume"] / vox["n_voxels"]
+
+    def split(manifest):
+        pred, true, ids = stage.predict(args.model, manifest, cfg["data"]["input_norm"])
+        samples = {(s[2], s[3]): s[0] for s in stage.iter_samples(read_manifest(manifest))}
+        cubes = [samples[(d["sim"], d["subvolume"])] for d in ids]
+        pk = baselines.pk_features(cubes, side, int(ev["pk_bins"]))
+        mean = np.log([np.asarray(c, np.float64).mean(axis=(0, 1, 2)) for c in cubes])
+        return pred, true, pk, mean, np.array([d["sim"] for d in ids])
+
+    p_tr, y_tr, pk_tr, mean_tr, g_tr = split(args.train)
+    p_va, y_va, pk_va, mean_va, g_va = split(args.val)
+    names = read_manifest(args.val)["label_names"]
+    ridge, _, _ = baselines.fit_ridge_cv(pk_tr, y_tr, g_tr, ev["ridge_alphas"], ev["cv_folds"])
+    r_va = ridge.predict(pk_va)
+    stack, _, _ = baselines.fit_ridge_cv(np.hstack([p_tr, pk_tr]), y_tr, g_tr, ev["ridge_alphas"],
+                                         ev["cv_folds"])
+    s_va = stack.predict(np.hstack([p_va, pk_va]))
+
+    with_mean, _, _ = baselines.fit_ridge_cv(np.hstack([pk_tr, mean_tr]), y_tr, g_tr,
+                                             ev["ridge_alphas"], ev["cv_folds"])
+    m_va = with_mean.predict(np.hstack([pk_va, mean_va]))
+    stack_mean, _, _ = baselines.fit_ridge_cv(np.hstack([p_tr, pk_tr, mean_tr]), y_tr, g_tr,
+                                              ev["ridge_alphas"], ev["cv_folds"])
+    sm_va = stack_mean.predict(np.hstack([p_va, pk_va, mean_va]))
+
+    def rmse(x):
+        return dict(zip(names, np.round(np.sqrt(((x - y_va) ** 2).mean(0)), 5).tolist()))
+
+    rows = {"network": rmse(p_va), "pk_ridge": rmse(r_va), "stack": rmse(s_va),
+            "pk_ridge + log mean count": rmse(m_va), "stack + log mean count": rmse(sm_va)}
+    for w in (0.25, 0.5, 0.75):
+        rows[f"average w={w}"] = rmse(w * p_va + (1 - w) * r_va)
+    err_n, err_r = p_va - y_va, r_va - y_va
+    rows["error correlation network/ridge"] = dict(zip(names, np.round(
+        [np.corrcoef(err_n[:, j], err_r[:, j])[0, 1] for j in range(len(names))], 3).tolist()))
+    if "sigma_8" in names and "n_s" in names:    # does the amplitude's error follow the tilt's?
+        i, j = names.index("sigma_8"), names.index("n_s")
+        rows["error correlation sigma_8/n_s"] = {
+            k: round(float(np.corrcoef(e[:, i], e[:, j])[0, 1]), 3)
+            for k, e in (("network", err_n), ("pk_ridge", err_r), ("stack", s_va - y_va))}
+    for k, v in rows.items():
+        print(json.dumps({k: v}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
