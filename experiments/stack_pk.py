@@ -4,7 +4,10 @@ the test split).
 Fits, on the training split, the evaluate stage's P(k) ridge (log P(k) of every channel, penalty
 by grouped CV) and a ridge on [network prediction, log P(k)] (the network's predictions on its
 own training samples as inputs); prints the per-sample RMSE (physical units) on the validation
-split of the network, the ridge, their average with weight w on the network, and the stack.
+split of the network, the ridge, their average with weight w on the network, the stack, both
+ridges with the sample's log mean count per channel added, and the error correlations (network
+with ridge per label; sigma_8 with n_s per estimator). docs/model.md, "What the network and the
+P(k) share on sigma_8".
 
     python experiments/stack_pk.py --model results/train/model.keras \\
         --train results/tfrecords/train/manifest.json --val results/tfrecords/val/manifest.json
