@@ -33,12 +33,11 @@ def main() -> int:
     p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
     args = p.parse_args()
 
-    import yaml
-
+    from cosmoflow import config as cfgmod
     from cosmoflow.data.reader import read_manifest
     from cosmoflow.evaluate import baselines, stage
 
-    cfg = yaml.safe_load(Path(args.config).read_text())
+    cfg = cfgmod.load(args.config)
     ev, vox = cfg["evaluate"], cfg["voxels"]
     side = float(cfg["simulation"]["box"]) * vox["subvolume"] / vox["n_voxels"]
 
@@ -51,7 +50,7 @@ def main() -> int:
         return pred, true, pk, mean, np.array([d["sim"] for d in ids])
 
     p_tr, y_tr, pk_tr, mean_tr, g_tr = split(args.train)
-    p_va, y_va, pk_va, mean_va, g_va = split(args.val)
+    p_va, y_va, pk_va, mean_va, _ = split(args.val)
     names = read_manifest(args.val)["label_names"]
     ridge, _, _ = baselines.fit_ridge_cv(pk_tr, y_tr, g_tr, ev["ridge_alphas"], ev["cv_folds"])
     r_va = ridge.predict(pk_va)

@@ -162,7 +162,7 @@ def test_power_bins_zero_is_the_config_without_the_key(base):
 
 def test_power_into_head_is_the_config_without_the_key(base):
     """model.power_into: head (where the branch went before the option) is the config without
-    the key; output stays; an unknown destination is a schema error naming the key."""
+    the key (the same rule parameters); output stays."""
     without = cfgmod.canonical(base)
     assert "power_into" not in without["model"]
     head = cfgmod.canonical(dict(base, model=dict(base["model"], power_into="head")))

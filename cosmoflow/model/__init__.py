@@ -38,16 +38,17 @@ def check_model(model_cfg: dict) -> None:
     cfg = resolve(model_cfg)
     heads.check(cfg.get("head"))
     check_power_bins(cfg)
-    if check_power_into(cfg.get("power_into")) == "output" and not cfg.get("power_bins"):
-        raise ValueError("model.power_into = 'output': the power branch is off (model.power_bins "
-                         "absent or 0); give model.power_bins > 0")
     PRESETS[cfg["preset"]].check(int(cfg["input_size"]), list(cfg["conv_filters"]))
 
 
 def check_power_bins(model_cfg: dict) -> None:
     """Raise ValueError naming ``model.power_bins`` unless it is 0 / absent or the preset is
-    light (the one whose head takes the power branch)."""
+    light (the one whose head takes the power branch), or naming ``model.power_into`` unless it
+    is a destination, and one that needs the branch only with the branch on."""
     n = model_cfg.get("power_bins") or 0
+    if check_power_into(model_cfg.get("power_into")) == "output" and not n:
+        raise ValueError("model.power_into = 'output': the power branch is off (model.power_bins "
+                         "absent or 0); give model.power_bins > 0")
     if n and model_cfg.get("preset", "paper") != "light":
         raise ValueError(f"model.power_bins = {n}: only the light preset takes the power-spectrum "
                          f"input (model.preset is {model_cfg.get('preset', 'paper')!r}); use 0")
@@ -121,17 +122,15 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                    "batch_norm": batch_norm, "bn_momentum": bn_momentum, "dropout": dropout,
                    "pooling": pooling})
     import keras
-    import numpy as np
+
+    from cosmoflow.model import blocks
 
     x_in = keras.Input(shape=(input_size, input_size, input_size, int(n_channels)), name="counts")
     x = x_in
     if input_mean is not None:
-        std = np.asarray(input_std, np.float64)
-        if std.shape != (n_channels,) or np.any(std <= 0):
-            raise ValueError(f"input_std {input_std}: expected {n_channels} positive values")
-        x = keras.layers.Normalization(axis=-1, mean=list(map(float, input_mean)),
-                                       variance=list(map(float, std ** 2)), name="standardize")(x)
-    extra = {}
+        x = blocks.fixed_standardization(x, input_mean, input_std, name="standardize",
+                                         what="input_std")
+    extra, linear = {}, None
     if power_bins:
         check_power_bins({"preset": cfg["preset"], "power_bins": power_bins})
         from cosmoflow.model import power_features
@@ -153,6 +152,6 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                                      batch_norm=bool(cfg["batch_norm"]),
                                      bn_momentum=float(cfg["bn_momentum"]),
                                      dropout=float(cfg["dropout"]), pooling=cfg["pooling"])
-    if power_bins and check_power_into(power_into) == "output":
+    if linear is not None:
         y = keras.layers.Add(name="with_power_linear")([y, linear])
     return keras.Model(x_in, y, name=f"cosmoflow_{cfg['preset']}")

@@ -52,3 +52,18 @@ def dense_head(x, widths: list[int], *, leaky_slope: float, dropout: float):
         if dropout > 0:
             x = layers.Dropout(float(dropout), name=f"fc_drop{j}")(x)
     return x
+
+
+def fixed_standardization(x, mean, std, *, name: str, what: str):
+    """``(x - mean) / std`` along the last axis with fixed statistics (a ``Normalization`` layer
+    ``name``, saved with the model). ValueError naming ``what`` unless ``std`` holds one
+    positive value per feature of x."""
+    import numpy as np
+    from keras import layers
+
+    n = int(x.shape[-1])
+    sd = np.asarray(std, np.float64)
+    if sd.shape != (n,) or np.any(~(sd > 0)):
+        raise ValueError(f"{what} {list(np.ravel(sd))}: expected {n} positive values")
+    return layers.Normalization(axis=-1, mean=list(map(float, mean)),
+                                variance=list(map(float, sd ** 2)), name=name)(x)

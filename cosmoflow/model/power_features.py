@@ -114,12 +114,9 @@ def linear_path(pk, n_outputs: int, mean, std):
     """
     import keras
 
-    std = np.asarray(std, np.float64)
-    if std.shape != (int(pk.shape[-1]),) or np.any(~(std > 0)):
-        raise ValueError(f"power features' std: expected {int(pk.shape[-1])} positive values, "
-                         f"got shape {std.shape}")
-    z = keras.layers.Normalization(axis=-1, mean=list(map(float, mean)),
-                                   variance=list(map(float, std ** 2)), name="shell_power_std")(pk)
+    from cosmoflow.model.blocks import fixed_standardization
+
+    z = fixed_standardization(pk, mean, std, name="shell_power_std", what="power_std")
     return keras.layers.Dense(int(n_outputs), kernel_initializer="zeros", name="power_linear")(z)
 
 
