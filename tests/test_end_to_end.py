@@ -137,14 +137,21 @@ def test_report(tiny_run):
     assert "metrics.json" in html and "pred_vs_true.png" in html
 
 
-def test_redshift_channels_run_end_to_end(tmp_path):
+def test_redshift_channels_run_end_to_end(tiny_run_done, tmp_path):
     """tfrecords.redshift_channels: the z = 0 and z = 1 snapshots of each simulation as the two
     channels of one sample, through records, training and evaluation with the real snakemake,
     run as `.venv/bin/snakemake` without the venv on PATH (train and evaluate must still find
-    the venv's Python: the system's has no TensorFlow / mpi4py, or there is no `python`)."""
+    the venv's Python: the system's has no TensorFlow / mpi4py, or there is no `python`).
+    It starts from the session's tiny run's cosmologies, P(k) and ICs, which the second
+    redshift does not change (Snakemake reruns COLA, whose outputs it does change, and all
+    after it)."""
+    copy_run(tiny_run_done, tmp_path, only=("cosmologies.csv", "sims", "power", "logs", "benchmarks"))
     extra = tmp_path / "channels.yaml"
     extra.write_text("cola: {redshifts: [0.0, 1.0]}\ntfrecords: {redshift_channels: true}\n"
                      "train: {epochs: 1, decay_epochs: 1}\n")
+    plan = _planned(run_snakemake(tmp_path, "-n", "--quiet", "rules", configfiles=(TINY, extra)))
+    assert plan.get("cola") == 4 and plan.get("voxelize") == 8, plan
+    assert not {"cosmology", "power_spectrum", "initial_conditions"} & set(plan), plan
     run_snakemake(tmp_path, configfiles=(TINY, extra), timeout=900, venv_on_path=False)
     res = tmp_path / "results"
     for split, n in (("train", 16), ("val", 8), ("test", 8)):  # 8 sub-volumes per simulation

@@ -335,8 +335,13 @@ def test_snakemake_predict_runs_over_a_folder(stacked, tmp_path):
     assert [r["input"] for r in rows if r["row"] == "input"] == [f"inputs/{stacked.test_sim}", "inputs/grid.npy"]
     ref = stage.predict_input(trained.load_model(trained.load(stacked.train)), trained.load(stacked.train),
                               stacked.voxel_dir())[0].estimates.mean
+    # to the float32 rounding of the network's output: the rule's process may block the batch
+    # differently (the .npy's estimates differed by 1e-8 relative on an AMD EPYC); another
+    # sample's estimate would differ by the spread of the estimates (> 1e-3 here)
+    assert np.ptp(ref, axis=0).min() > 1e-3 * np.abs(ref).max()
     for src in ("inputs/grid.npy", f"inputs/{stacked.test_sim}"):
         got = np.array([[float(r[n]) for n in ("Omega_m", "sigma_8", "n_s")]
                         for r in rows if r["input"] == src and r["row"] == "sample"])
-        assert np.array_equal(got, ref), src
+        assert got.shape == ref.shape, src
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=0, err_msg=src)
     assert "8 samples" in (work / "results/logs/predict/predict.log").read_text()

@@ -71,6 +71,45 @@ def test_example_round_trip_one_spec():
     np.testing.assert_allclose(parsed["z"].numpy(), [0.0, 1.5])
 
 
+def test_records_and_examples_are_tensorflows_bytes(tmp_path):
+    """The writer needs no TensorFlow (cosmoflow.data.tfrecord_io): its record files are
+    tf.io.TFRecordWriter's byte for byte, its examples are the tf.train.Example of the same
+    features (compared as messages: protobuf leaves the order of map entries open), and a
+    damaged byte fails TensorFlow's CRC check."""
+    from cosmoflow.data.tfrecord_io import RecordWriter, crc32c, example_bytes, masked_crc32c
+
+    assert crc32c(b"123456789") == 0xE3069283 and crc32c(b"") == 0       # the check value
+    assert masked_crc32c(b"") == 0xA282EAD8
+    rng = np.random.default_rng(3)
+    records = [b"", b"x", rng.integers(0, 256, 300_000, dtype=np.uint8).tobytes(),
+               encode_example(np.arange(64).reshape(4, 4, 4), [0.3, 0.8, 0.96], sim=7,
+                              subvolume=2, z=0.5)]
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecord")) as w:
+        for r in records:
+            w.write(r)
+    with RecordWriter(tmp_path / "ours.tfrecord") as w:
+        for r in records:
+            w.write(r)
+    ours = (tmp_path / "ours.tfrecord").read_bytes()
+    assert ours == (tmp_path / "tf.tfrecord").read_bytes()
+    got = [r.numpy() for r in tf.data.TFRecordDataset(str(tmp_path / "ours.tfrecord"))]
+    assert got == records
+    damaged = bytearray(ours)
+    damaged[len(ours) // 2] ^= 1
+    (tmp_path / "damaged.tfrecord").write_bytes(bytes(damaged))
+    with pytest.raises(tf.errors.DataLossError):
+        list(tf.data.TFRecordDataset(str(tmp_path / "damaged.tfrecord")))
+
+    features = [("b", "bytes", [b"", b"\x00\xff" * 200]), ("f", "float", [0.1, -2.5e-9, 3e38]),
+                ("i", "int64", [0, 1, 127, 128, 2**40, -1, -(2**63)]), ("e", "float", []),
+                ("n", "int64", []), ("s", "bytes", [])]
+    kind = {"bytes": "bytes_list", "float": "float_list", "int64": "int64_list"}
+    ref = tf.train.Example(features=tf.train.Features(feature={
+        name: tf.train.Feature(**{kind[k]: getattr(tf.train, kind[k].title().replace("_", ""))(value=v)})
+        for name, k, v in features}))
+    assert tf.train.Example.FromString(example_bytes(features)) == ref
+
+
 def test_label_normalisation():
     cfg = small_config()
     for kind in ("range", "zscore"):

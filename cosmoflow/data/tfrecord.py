@@ -34,6 +34,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from cosmoflow.data.tfrecord_io import RecordWriter, example_bytes
 from cosmoflow.data.voxels import atomic_path, read_subvolume, smallest_uint_dtype
 
 __all__ = [
@@ -128,12 +129,11 @@ def decompress_payload(data: bytes, compression: str) -> bytes:
 # examples
 def encode_example(counts: np.ndarray, labels: Sequence[float], *, sim: int, subvolume: int,
                    z: float | Sequence[float], compression: str = "GZIP", level: int = 6) -> bytes:
-    """One sample -> serialized tf.train.Example with exactly the features of `FEATURES`.
+    """One sample -> serialized tf.train.Example with exactly the features of `FEATURES`, in
+    its order (written by `cosmoflow.data.tfrecord_io`, without TensorFlow).
 
     ``counts`` is (S, S, S) (one channel) or (S, S, S, C); ``z`` one redshift per channel.
     """
-    import tensorflow as tf
-
     c = np.asarray(counts)
     if c.ndim == 3:
         c = c[..., None]
@@ -147,18 +147,11 @@ def encode_example(counts: np.ndarray, labels: Sequence[float], *, sim: int, sub
               "compression": [compression.encode()], "shape": list(c.shape),
               "y": np.asarray(labels, np.float32).tolist(), "sim": [int(sim)],
               "subvolume": [int(subvolume)], "z": zs}
-    feats = {}
     for name, (kind, length) in FEATURES.items():
         v = values[name]
         if isinstance(length, int) and len(v) != length:
             raise ValueError(f"feature {name}: {len(v)} values, spec says {length}")
-        if kind == "bytes":
-            feats[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=v))
-        elif kind == "int64":
-            feats[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=v))
-        else:
-            feats[name] = tf.train.Feature(float_list=tf.train.FloatList(value=v))
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+    return example_bytes((name, kind, values[name]) for name, (kind, _) in FEATURES.items())
 
 
 def decode_example(serialized: bytes, n_labels: int | None = None, *,
@@ -346,8 +339,6 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
     The manifest (also written to ``out_dir/manifest.json``, atomically, after every record
     file is complete; a folder without manifest.json is an incomplete dataset).
     """
-    import tensorflow as tf
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / "manifest.json"
@@ -406,7 +397,7 @@ def write_split(voxel_paths: Sequence[str | os.PathLike], out_dir: str | os.Path
     for i, chunk in enumerate(plan):
         name = record_file_name(split, i)
         with atomic_path(out_dir / name) as tmp:
-            with tf.io.TFRecordWriter(str(tmp)) as w:
+            with RecordWriter(tmp) as w:
                 for zs, paths, k in chunk:
                     counts, y, sim = _stack_channels(paths, k, names)
                     w.write(encode_example(counts, y, sim=sim, subvolume=k, z=zs,

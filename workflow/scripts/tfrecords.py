@@ -1,9 +1,7 @@
 """Voxel files of one split -> TFRecord files + manifest.json (rule tfrecords_{split})."""
 import sys; sys.stderr = open(snakemake.log[0], "w")  # noqa: E702,F821
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1]))  # noqa: F821  (repo root)
 from cosmoflow.data.tfrecord import write_split_from_config  # noqa: E402
 
