@@ -80,7 +80,12 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="train")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
-    manifest = json.loads((args.results / "tfrecords" / args.split / "manifest.json").read_text())
+    path = args.results / "tfrecords" / args.split / "manifest.json"
+    if not path.is_file():   # `make bench` on a fresh clone: nothing to measure yet
+        print(f"skipped: no {path} (a finished run's records and voxel files are the input: "
+              f"`make run` first, or --results <its folder>)")
+        return 0
+    manifest = json.loads(path.read_text())
     config, sims = manifest["config"], [str(s) for s in manifest["sims"]]
     voxels = sorted(str(p) for s in sims for p in (args.results / "voxels" / s).glob("z*.h5"))
     times = {"ours": [], "tensorflow": []}

@@ -1,5 +1,5 @@
-"""cosmoflow.keras_startup: the training entry point keeps keras from loading scikit-learn and
-pandas, and keras still builds and runs a model without them."""
+"""cosmoflow.keras_startup: the training entry point keeps keras from loading scikit-learn,
+pandas and matplotlib, and keras still builds and runs a model without them."""
 import json
 import subprocess
 import sys
