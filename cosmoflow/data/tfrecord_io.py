@@ -71,26 +71,6 @@ def example_bytes(features: Iterable[tuple[str, str, Sequence]]) -> bytes:
 
 # --------------------------------------------------------------------------------------------
 # CRC-32C and the record framing
-_crc_kernel = None
-
-
-def _kernel():
-    """The compiled CRC-32C loop (numba, cached on disk; compiled on first use, so importing
-    this module stays light)."""
-    global _crc_kernel
-    if _crc_kernel is None:
-        import numba
-
-        @numba.njit(cache=True, nogil=True)
-        def update(crc, data, table):
-            for b in data:
-                crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-            return crc
-
-        _crc_kernel = update
-    return _crc_kernel
-
-
 def _table() -> np.ndarray:
     t = np.arange(256, dtype=np.int64)
     for _ in range(8):
@@ -104,8 +84,10 @@ _TABLE = _table()
 def crc32c(data: bytes) -> int:
     """CRC-32C (Castagnoli) of ``data``, as TFRecord frames use it: crc32c(b"123456789") is
     0xE3069283."""
+    from cosmoflow.data.crc32c_kernel import crc32c_update   # numba: on first use only
+
     buf = np.frombuffer(data, np.uint8)
-    return int(_kernel()(np.int64(0xFFFFFFFF), buf, _TABLE)) ^ 0xFFFFFFFF
+    return int(crc32c_update(np.int64(0xFFFFFFFF), buf, _TABLE)) ^ 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes) -> int:
