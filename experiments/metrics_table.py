@@ -12,8 +12,11 @@ import json
 import sys
 
 NAMES = {"network": "network (mean of samples)", "network_box": "**network + box band powers**",
+         "network_stats": "**network + sample statistics**", "summary_ridge": "summary statistics + ridge",
          "summary": "summary statistics + trees", "pk_ridge": "P(k) ridge", "mean": "mean predictor",
          "box_pk_ridge": "box band-power ridge"}
+
+REFERENCE = {"sample_level": "network_stats", "simulation_level": "network_box"}  # else the network
 
 
 def table(block: dict, labels: list[str], ref: str) -> str:
@@ -61,13 +64,14 @@ def coverage_table(unc: dict, labels: list[str]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("metrics")
-    p.add_argument("--levels", nargs="+", default=["per_sample", "per_simulation", "simulation_level"])
+    p.add_argument("--levels", nargs="+",
+                   default=["per_sample", "sample_level", "per_simulation", "simulation_level"])
     args = p.parse_args()
     m = json.load(open(args.metrics))
     for level in args.levels:
         if level not in m:
             continue
-        ref = "network_box" if level == "simulation_level" else "network"
+        ref = REFERENCE.get(level, "network")
         print(f"{level}:\n\n{table(m[level], m['label_names'], ref)}\n")
     if m.get("uncertainty"):
         u = m["uncertainty"]

@@ -49,8 +49,9 @@ def test_metrics_and_splits(tiny_run):
     m = json.loads((work / "results/evaluate/metrics.json").read_text())
     assert m["label_names"] == ["Omega_m", "sigma_8", "n_s"]
     assert m["n_test"] == 8 and m["n_train"] == 16  # 1 test sim x 8 sub-volumes; 2 train sims
-    per_sample = ("network", "mean", "pk_ridge", "summary")
+    per_sample = ("network", "mean", "pk_ridge", "summary", "summary_ridge")
     levels = {"per_sample": ("network", per_sample),
+              "sample_level": ("network_stats", per_sample + ("network_stats",)),
               "per_simulation": ("network", per_sample + ("box_pk_ridge",)),
               "simulation_level": ("network_box", per_sample + ("box_pk_ridge", "network_box"))}
     for level, (ref, predictors) in levels.items():
@@ -78,6 +79,9 @@ def test_metrics_and_splits(tiny_run):
         rows = list(csv.DictReader(fh))
     assert len(rows) == m["n_test"]
     for name in m["label_names"]:
+        err = np.array([float(r[f"network_stats_{name}"]) - float(r[f"true_{name}"]) for r in rows])
+        assert m["sample_level"]["metrics"]["network_stats"][name]["rmse"] == pytest.approx(
+            np.sqrt(np.mean(err ** 2)), rel=1e-9)
         err = np.array([float(r[f"pred_{name}"]) - float(r[f"true_{name}"]) for r in rows])
         net = m["per_sample"]["metrics"]["network"][name]
         assert net["rmse"] == pytest.approx(np.sqrt(np.mean(err ** 2)), rel=1e-9)

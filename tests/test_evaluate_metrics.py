@@ -179,10 +179,11 @@ def test_stage_writes_metrics_with_intervals_comparisons_and_the_summary_baselin
     assert m["n_test_sims"] == 1 and m["n_train_sims"] == 4 and m["n_test"] == 8
     assert any("few test simulations" in w and "intervals are wide" in w for w in m["warnings"])
     assert set(m["sd_prior"]) == set(names) and set(m["summary_params"]) == set(names)
-    levels = {"per_sample": ({"network", "mean", "pk_ridge", "summary"}, "network"),
-              "per_simulation": ({"network", "mean", "pk_ridge", "summary", "box_pk_ridge"}, "network"),
-              "simulation_level": ({"network_box", "network", "mean", "pk_ridge", "summary", "box_pk_ridge"},
-                                   "network_box")}
+    per_sample = {"network", "mean", "pk_ridge", "summary", "summary_ridge"}
+    levels = {"per_sample": (per_sample, "network"),
+              "sample_level": (per_sample | {"network_stats"}, "network_stats"),
+              "per_simulation": (per_sample | {"box_pk_ridge"}, "network"),
+              "simulation_level": (per_sample | {"network_box", "box_pk_ridge"}, "network_box")}
     for level, (predictors, ref) in levels.items():
         block = m[level]
         assert set(block["metrics"]) == predictors
@@ -201,7 +202,9 @@ def test_stage_writes_metrics_with_intervals_comparisons_and_the_summary_baselin
             assert isinstance(best[f"{ref}_beats"], bool)
     assert m["per_simulation"]["metrics"]["network"][names[0]]["n"] == 1
     rows = list(csv.reader((out / "predictions.csv").open()))
-    assert rows[0][-3:] == [f"summary_{n}" for n in names] and len(rows) == 9
+    assert rows[0][-9:] == [f"{p}_{n}" for p in ("summary", "summary_ridge", "network_stats") for n in names]
+    assert len(rows) == 9
+    assert set(m["sample_level_alphas"]["network_stats"]) == set(names) == set(m["summary_ridge_alphas"])
     rows = list(csv.reader((out / "predictions_simulation.csv").open()))
     assert len(rows) == 2 and rows[0][:4] == ["sim"] + [f"true_{n}" for n in names]
     assert rows[0][4:7] == [f"network_box_{n}" for n in names] and "box_pk_ridge_" + names[0] in rows[0]
@@ -217,3 +220,4 @@ def test_ridge_leaves_out_feature_columns_that_are_not_finite():
     a = baselines.RidgePk(1e-3).fit(with_nan, Y)
     b = baselines.RidgePk(1e-3).fit(X, Y)
     assert np.allclose(a.predict(with_nan), b.predict(X)) and np.isfinite(a.predict(with_nan)).all()
+

@@ -1,10 +1,15 @@
-"""Evaluate stage: the trained network on the test split, beside three baselines (the mean
-predictor, the P(k) ridge, the summary-statistics trees).
+"""Evaluate stage: the trained network on the test split, beside four baselines (the mean
+predictor, the P(k) ridge, the summary statistics by trees and by a ridge).
 
 Writes metrics.json: per predictor and parameter, relative errors both ways, MAE, RMSE, R^2,
-R^2 against the prior, bias, each with a bootstrap interval over test simulations, per sample
-and per simulation, and the network's paired comparison with every baseline
-(see :mod:`cosmoflow.evaluate.bootstrap`); predictions.csv; the plots.
+R^2 against the prior, bias, each with a bootstrap interval over test simulations, and the
+reference's paired comparison with every other predictor (see
+:mod:`cosmoflow.evaluate.bootstrap`), at four levels: per sample (the network alone), sample
+level (the network + its sample's summary statistics,
+:mod:`cosmoflow.evaluate.sample_level`), per simulation
+(sample means) and simulation level (the network + whole-box band powers,
+:mod:`cosmoflow.evaluate.simulation_level`); predictions.csv and predictions_simulation.csv;
+the plots.
 """
 from __future__ import annotations
 
@@ -21,11 +26,12 @@ from ..data.reader import make_dataset, read_manifest
 from ..io import atomic_path
 from ..mmap_threshold import restore_mmap_threshold
 from ..model import heads
-from . import baselines, bootstrap, calibration, metrics, plots, summaries
+from . import baselines, bootstrap, calibration, metrics, plots, sample_level, summaries
 
 log = logging.getLogger("cosmoflow.evaluate")
 
-SUMMARY = "summary"  # the summary-statistics baseline's name in metrics.json and predictions.csv
+SUMMARY = "summary"  # the summary-statistics baselines' names in metrics.json and predictions.csv:
+SUMMARY_RIDGE = "summary_ridge"  # gradient-boosted trees, and a ridge on the same features
 TABLE_COLUMNS = ("rel_err_pred", "rmse", "r2", "r2_prior")  # the logged tables' metrics
 
 
@@ -121,17 +127,26 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
              ev["cv_folds"], dict(zip(names, alphas.tolist())))
     pk_pred = ridge.predict(pk_test)
     mean_pred = baselines.mean_predictor(y_train, len(y_test))
-    summary_pred, summary_params = summary_baseline(train, test, pk_train, pk_test, y_train, side, config)
+    quantiles = ev["summary"]["quantiles"]
+    sf_train = summaries.summary_features([s[0] for s in train], side, n_bins, quantiles, pk=pk_train)
+    sf_test = summaries.summary_features([s[0] for s in test], side, n_bins, quantiles, pk=pk_test)
+    summary_pred, summary_params = summary_baseline(sf_train, sf_test, y_train, sims_train, config)
+    sridge, sridge_alphas, _ = baselines.fit_ridge_cv(sf_train, y_train, sims_train, ev["ridge_alphas"],
+                                                      ev["cv_folds"])
+    log.info("summary-statistics ridge penalties chosen by %d-fold leave-simulations-out CV: %s",
+             ev["cv_folds"], dict(zip(names, sridge_alphas.tolist())))
 
-    # the network's order (reader, file order) and iter_samples' order are both file order
-    def key(sim, sub, zs):
-        return sim, sub, tuple(round(z, 4) for z in zs)
-    order = {key(*s[2:]): i for i, s in enumerate(test)}
-    idx = [order[key(d["sim"], d["subvolume"], d["z"])] for d in ids]
-    if not np.allclose(y_test[idx], true, rtol=1e-6):
-        raise RuntimeError(f"{test_manifest}: labels of the reader and of the records disagree")
+    idx = sample_order(test, ids, y_test, true, test_manifest)
+    # the network's predictions on its own training samples, in iter_samples order: what the
+    # network + statistics (per sample) and network + box (per simulation) ridges are fitted to
+    pred_tr, true_tr, ids_tr = predict(model, train_manifest, config["data"]["input_norm"])
+    net_train = np.empty_like(pred_tr)
+    net_train[sample_order(train, ids_tr, y_train, true_tr, train_manifest)] = pred_tr
+    network_stats, stats_alphas = sample_level.network_stats_estimates(
+        net_train, sf_train, y_train, sims_train, pred, sf_test[idx], ev["ridge_alphas"], ev["cv_folds"])
 
-    preds = {"network": pred, "mean": mean_pred[idx], "pk_ridge": pk_pred[idx], SUMMARY: summary_pred[idx]}
+    preds = {"network": pred, "mean": mean_pred[idx], "pk_ridge": pk_pred[idx], SUMMARY: summary_pred[idx],
+             SUMMARY_RIDGE: sridge.predict(sf_test)[idx]}
     groups = np.array([d["sim"] for d in ids])
     n_test_sims = len(np.unique(groups))
     # the same resamples of test simulations for every level: per sample; per simulation (the
@@ -139,11 +154,12 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     w = bootstrap.resample_weights(n_test_sims, int(ev["n_bootstrap"]), int(ev["bootstrap_seed"]))
     kw = dict(weights=w, confidence=float(ev["confidence"]),
               prior_sd=bootstrap.sd_prior(test_m["label_norm"], names))
-    sim_level = simulation_level_estimates(model, train_manifest, train, test, preds, true, groups,
-                                           config)
+    sim_level = simulation_level_estimates(net_train, train, test, preds, true, groups, config)
     per_sim = {k: v for k, v in sim_level["predictions"].items() if k != "network_box"}
     judged = {
         "per_sample": bootstrap.judge(preds, true, groups, names, **kw),
+        "sample_level": bootstrap.judge({"network_stats": network_stats, **preds}, true, groups, names,
+                                        reference="network_stats", **kw),
         "per_simulation": bootstrap.judge(per_sim, sim_level["true"], sim_level["sims"], names, **kw),
         "simulation_level": bootstrap.judge(sim_level["predictions"], sim_level["true"],
                                             sim_level["sims"], names, reference="network_box", **kw)}
@@ -164,6 +180,8 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
         "warnings": notes,
         "pk_ridge_alphas": dict(zip(names, alphas.tolist())),
         "summary_params": dict(zip(names, summary_params)),
+        "summary_ridge_alphas": dict(zip(names, sridge_alphas.tolist())),
+        "sample_level_alphas": {"network_stats": dict(zip(names, stats_alphas.tolist()))},
         "simulation_level_alphas": {k: dict(zip(names, v)) for k, v in sim_level["alphas"].items()},
         **judged})
     widths = None
@@ -180,10 +198,14 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
         w = csv.writer(fh)
         w.writerow(["sim", "subvolume", "z"] + [f"true_{n}" for n in names] + [f"pred_{n}" for n in names]
                    + [f"pk_{n}" for n in names] + [f"{SUMMARY}_{n}" for n in names]
+                   + [f"{SUMMARY_RIDGE}_{n}" for n in names] + [f"network_stats_{n}" for n in names]
                    + ([] if widths is None else [f"sd_{n}" for n in names]))
         sd_rows = widths["sd_sample"] if widths else [()] * len(ids)
-        for d, t, p, b, q, e in zip(ids, true, pred, preds["pk_ridge"], preds[SUMMARY], sd_rows):
-            w.writerow([d["sim"], d["subvolume"], " ".join(f"{z:.4g}" for z in d["z"]), *t, *p, *b, *q, *e])
+        for row in zip(ids, true, pred, preds["pk_ridge"], preds[SUMMARY], preds[SUMMARY_RIDGE],
+                       network_stats, sd_rows):
+            d = row[0]
+            w.writerow([d["sim"], d["subvolume"], " ".join(f"{z:.4g}" for z in d["z"])]
+                       + [v for values in row[1:] for v in values])
 
     with atomic_path(out / "predictions_simulation.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
@@ -213,7 +235,7 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     power_plots(voxel_files, power_tables, config, out)
     for note in notes:
         log.warning("%s", note)
-    for level in ("per_sample", "per_simulation", "simulation_level"):
+    for level in ("per_sample", "sample_level", "per_simulation", "simulation_level"):
         log.info("%s, %.0f %% intervals over %d test simulations:\n%s\n%s", level,
                  100 * float(ev["confidence"]), n_test_sims,
                  metrics.format_table(judged[level]["metrics"], names, TABLE_COLUMNS),
@@ -221,13 +243,27 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     return report
 
 
-def simulation_level_estimates(model: str | Path, train_manifest: str | Path, train: list,
-                               test: list, preds: dict, true: np.ndarray, groups: np.ndarray,
-                               config: dict) -> dict:
+def sample_order(samples: list, ids: list[dict], labels: np.ndarray, reader_labels: np.ndarray,
+                 where) -> list[int]:
+    """Index into ``samples`` (iter_samples order) of each of the reader's samples ``ids``
+    (both are file order; matched by simulation, sub-volume and redshifts). Raises RuntimeError
+    naming ``where`` if the labels of the two disagree."""
+    def key(sim, sub, zs):
+        return sim, sub, tuple(round(z, 4) for z in zs)
+    order = {key(*s[2:]): i for i, s in enumerate(samples)}
+    idx = [order[key(d["sim"], d["subvolume"], d["z"])] for d in ids]
+    if not np.allclose(labels[idx], reader_labels, rtol=1e-6):
+        raise RuntimeError(f"{where}: labels of the reader and of the records disagree")
+    return idx
+
+
+def simulation_level_estimates(net_train: np.ndarray, train: list, test: list, preds: dict,
+                               true: np.ndarray, groups: np.ndarray, config: dict) -> dict:
     """Per-simulation predictions of every estimator on the test simulations (sorted):
     the means of the per-sample predictors' sub-volume predictions, the whole-box P(k) ridge
     and the network + box estimator (cosmoflow.evaluate.simulation_level; the network's
-    predictions on the training split are what its ridge is fitted to).
+    predictions on the training split, ``net_train`` (n_train, L) in ``train``'s order, are
+    what its ridge is fitted to).
 
     Returns {"sims", "true" (n, L), "predictions": {estimator: (n, L)}, "alphas"}.
     """
@@ -236,8 +272,8 @@ def simulation_level_estimates(model: str | Path, train_manifest: str | Path, tr
     means = {p: bootstrap.simulation_means(v, true, groups) for p, v in preds.items()}
     sims = list(next(iter(means.values()))[2])
     true_sim = next(iter(means.values()))[1]
-    pred_tr, true_tr, ids_tr = predict(model, train_manifest, config["data"]["input_norm"])
-    net_tr, _, sims_tr = bootstrap.simulation_means(pred_tr, true_tr, [d["sim"] for d in ids_tr])
+    net_tr, _, sims_tr = bootstrap.simulation_means(net_train, np.array([s[1] for s in train]),
+                                                    [s[2] for s in train])
     train_boxes, train_labels = sl.assemble_boxes(train)
     test_boxes, _ = sl.assemble_boxes(test)
     est = sl.simulation_estimates(
@@ -310,33 +346,23 @@ def finite_or_null(obj):
     return obj
 
 
-def summary_baseline(train: list, test: list, pk_train: np.ndarray, pk_test: np.ndarray,
-                     y_train: np.ndarray, side: float, config: dict) -> tuple[np.ndarray, list[dict]]:
-    """Fit the summary-statistics baseline on the training split, predict the test split.
+def summary_baseline(features_train: np.ndarray, features_test: np.ndarray, y_train: np.ndarray,
+                     sims_train, config: dict) -> tuple[np.ndarray, list[dict]]:
+    """Fit the summary-statistics trees on the training split, predict the test split.
 
-    Parameters
-    ----------
-    train, test : samples from :func:`iter_samples`.
-    pk_train, pk_test : their ``baselines.pk_features`` (shared with the P(k) ridge).
-    y_train : (n_train, n_labels) physical labels.
-    side : sample side [Mpc/h].
-
-    Returns
-    -------
-    predictions (n_test, n_labels) in test (iter_samples) order, and the hyper-parameters
-    chosen per label.
+    features_* : ``summaries.summary_features`` of the training and test samples.
+    y_train : (n_train, n_labels) physical labels; sims_train : their simulations (CV groups).
+    Returns predictions (n_test, n_labels) in the test features' order, and the
+    hyper-parameters chosen per label.
     """
     ev = config["evaluate"]
-    grid = ev["summary"]
     t0 = time.perf_counter()
-    feats = [summaries.summary_features([s[0] for s in split], side, int(ev["pk_bins"]), grid["quantiles"], pk=pk)
-             for split, pk in ((train, pk_train), (test, pk_test))]
-    model, chosen, _ = summaries.fit_summary_cv(feats[0], y_train, [s[2] for s in train], grid,
+    model, chosen, _ = summaries.fit_summary_cv(features_train, y_train, sims_train, ev["summary"],
                                                 ev["cv_folds"], seed=int(config["seed"]))
     log.info("summary baseline: %d features, hyper-parameters by %d-fold leave-simulations-out CV "
-             "%s (features and fit %.1f s)", feats[0].shape[1], ev["cv_folds"], chosen,
+             "%s (fit %.1f s)", features_train.shape[1], ev["cv_folds"], chosen,
              time.perf_counter() - t0)
-    return model.predict(feats[1]), chosen
+    return model.predict(features_test), chosen
 
 
 def definitions(ev: dict) -> dict:
@@ -352,6 +378,10 @@ def definitions(ev: dict) -> dict:
         "interval": f"{100 * c:g} % percentile interval over bootstrap resamples of whole test "
                     "simulations (all of a simulation's samples drawn together)",
         "per_sample": "every test sample (sub-volume) is one estimate",
+        "sample_level": "every test sample is one estimate; reference network_stats",
+        "network_stats": "ridge on the network's prediction plus the sample's summary statistics "
+                         "(the summary baselines' features), fitted to its predictions on the "
+                         "training split, penalty per parameter by grouped CV (sample_level_alphas)",
         "per_simulation": "one estimate per test simulation: the mean of its samples' predictions",
         "comparisons": "network_vs_X: diff_rmse = RMSE(network) - RMSE(X) with its interval, "
                        "frac_below_zero = fraction of resamples (the same for both) with diff < 0",
@@ -372,6 +402,8 @@ def definitions(ev: dict) -> dict:
         SUMMARY: "gradient-boosted trees on log P(k) + one-point moments, quantiles and empty "
                  "fraction of log(1 + counts) of every channel; hyper-parameters per parameter "
                  "by grouped CV (summary_params)",
+        SUMMARY_RIDGE: "ridge on the same features (columns not finite in every training sample "
+                       "left out), penalty per parameter by grouped CV (summary_ridge_alphas)",
     }
 
 
