@@ -11,10 +11,10 @@ import argparse
 import json
 import sys
 
-NAMES = {"network": "network (mean of samples)", "network_box": "**network + box band powers**",
+NAMES = {"network": "network (mean of samples)", "network_box": "**network + box band powers + statistics**",
          "network_stats": "**network + sample statistics**", "summary_ridge": "summary statistics + ridge",
          "summary": "summary statistics + trees", "pk_ridge": "P(k) ridge", "mean": "mean predictor",
-         "box_pk_ridge": "box band-power ridge"}
+         "box_pk_ridge": "box band-power ridge", "box_stats_ridge": "box band powers + mean statistics, ridge"}
 
 REFERENCE = {"sample_level": "network_stats", "simulation_level": "network_box"}  # else the network
 

@@ -52,8 +52,8 @@ def test_metrics_and_splits(tiny_run):
     per_sample = ("network", "mean", "pk_ridge", "summary", "summary_ridge")
     levels = {"per_sample": ("network", per_sample),
               "sample_level": ("network_stats", per_sample + ("network_stats",)),
-              "per_simulation": ("network", per_sample + ("box_pk_ridge",)),
-              "simulation_level": ("network_box", per_sample + ("box_pk_ridge", "network_box"))}
+              "per_simulation": ("network", per_sample + ("box_pk_ridge", "box_stats_ridge")),
+              "simulation_level": ("network_box", per_sample + ("box_pk_ridge", "box_stats_ridge", "network_box"))}
     for level, (ref, predictors) in levels.items():
         assert set(m[level]["metrics"]) == set(predictors)
         for predictor in predictors:

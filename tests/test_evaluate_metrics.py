@@ -182,8 +182,9 @@ def test_stage_writes_metrics_with_intervals_comparisons_and_the_summary_baselin
     per_sample = {"network", "mean", "pk_ridge", "summary", "summary_ridge"}
     levels = {"per_sample": (per_sample, "network"),
               "sample_level": (per_sample | {"network_stats"}, "network_stats"),
-              "per_simulation": (per_sample | {"box_pk_ridge"}, "network"),
-              "simulation_level": (per_sample | {"network_box", "box_pk_ridge"}, "network_box")}
+              "per_simulation": (per_sample | {"box_pk_ridge", "box_stats_ridge"}, "network"),
+              "simulation_level": (per_sample | {"network_box", "box_pk_ridge", "box_stats_ridge"},
+                                   "network_box")}
     for level, (predictors, ref) in levels.items():
         block = m[level]
         assert set(block["metrics"]) == predictors
@@ -208,7 +209,7 @@ def test_stage_writes_metrics_with_intervals_comparisons_and_the_summary_baselin
     rows = list(csv.reader((out / "predictions_simulation.csv").open()))
     assert len(rows) == 2 and rows[0][:4] == ["sim"] + [f"true_{n}" for n in names]
     assert rows[0][4:7] == [f"network_box_{n}" for n in names] and "box_pk_ridge_" + names[0] in rows[0]
-    assert set(m["simulation_level_alphas"]) == {"network_box", "box_pk_ridge"}
+    assert set(m["simulation_level_alphas"]) == {"network_box", "box_pk_ridge", "box_stats_ridge"}
     assert (out / "pred_vs_true.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -98,3 +98,33 @@ def test_box_ridge_recovers_an_amplitude_that_one_subvolume_cannot_pin_down():
     assert rmse(est["box_pk_ridge"])[0] < 0.5 * rmse(noisy)[0]
     assert rmse(est["network_box"])[0] < 0.5 * rmse(noisy)[0]
     assert set(est["alphas"]) == {"box_pk_ridge", "network_box"}
+
+
+def test_mean_statistics_join_the_box_estimators():
+    """With the sub-volumes' mean statistics given (here: a column that reads the slope), the
+    box + statistics ridge reads the slope better than the box alone, and the network + box
+    estimator takes them in too; giving one side's statistics only is an error."""
+    rng = np.random.default_rng(4)
+
+    def sims(n_sims, start):
+        boxes, labels, net, stats = {}, {}, {}, {}
+        for i in range(n_sims):
+            a, s = rng.uniform(0.5, 1.5), rng.uniform(-2.0, -1.0)
+            boxes[start + i] = gaussian_box(rng, 16, a, s)[..., None]
+            labels[start + i] = np.array([a, s])
+            net[start + i] = labels[start + i] + rng.normal(0, [0.3, 0.3])
+            stats[start + i] = np.array([s + rng.normal(0, 0.02), rng.normal(), np.nan])
+        return boxes, labels, net, stats
+
+    tr_b, tr_y, tr_n, tr_s = sims(60, 0)
+    te_b, te_y, te_n, te_s = sims(30, 100)
+    args = (tr_b, tr_y, tr_n, te_b, te_n, 64.0, [1e-4, 1e-2, 1.0], 5)
+    est = sl.simulation_estimates(*args, train_stats=tr_s, test_stats=te_s)
+    truth = np.stack([te_y[s] for s in est["sims"]])
+    rmse = lambda p: np.sqrt(((p - truth) ** 2).mean(0))
+    assert set(est["alphas"]) == {"box_pk_ridge", "box_stats_ridge", "network_box"}
+    assert np.isfinite(est["box_stats_ridge"]).all() and np.isfinite(est["network_box"]).all()
+    assert rmse(est["box_stats_ridge"])[1] < 0.5 * rmse(est["box_pk_ridge"])[1]
+    assert rmse(est["network_box"])[1] < 0.5 * rmse(est["box_pk_ridge"])[1]
+    with pytest.raises(ValueError, match="both the training and the test"):
+        sl.simulation_estimates(*args, train_stats=tr_s)

@@ -3,14 +3,18 @@
 A sub-volume (64 Mpc/h) holds no mode longer than itself, so averaging the network's sub-volume
 predictions leaves out the largest scales of the box, which carry most of what one simulation
 says about sigma_8 beside n_s (at small scales the two are degenerate: measured on validation,
-the network's per-simulation sigma_8 error is 95 % explained by the true n_s and sigma_8). Two
-simulation-level estimators fill that in, both fitted on the training simulations only:
+the network's per-simulation sigma_8 error is 95 % explained by the true n_s and sigma_8). Three
+simulation-level estimators fill that in, all fitted on the training simulations only:
 
 - ``box_pk_ridge`` (a baseline): ridge regression on the whole box's log band powers, one band
   per octave from the box's fundamental mode to the voxel Nyquist frequency, every channel
   (redshift);
-- ``network_box`` (ours): the same ridge on those band powers plus the mean of the network's
-  predictions over the simulation's sub-volumes (the network's small-scale, non-Gaussian read).
+- ``box_stats_ridge`` (a baseline): a ridge on those band powers plus the mean over the
+  simulation's sub-volumes of their summary statistics (the summary baselines' features: log
+  P(k) and the one-point distribution of every channel);
+- ``network_box`` (ours): a ridge on the band powers, the mean of the network's predictions over
+  the simulation's sub-volumes (the network's small-scale, non-Gaussian read) and, when given,
+  the mean summary statistics (since 2026-12-02; before, band powers and network only).
 
 The whole box is re-assembled from the split's records (every sub-volume of a simulation is in
 its split), so no other input is needed. Pure array functions; penalties by leave-simulations-out
@@ -82,13 +86,19 @@ def box_features(box: np.ndarray, side: float) -> np.ndarray:
 
 def simulation_estimates(train_boxes: dict, train_labels: dict, train_network: dict,
                          test_boxes: dict, test_network: dict, side: float, alphas: Sequence[float],
-                         n_folds: int) -> dict:
-    """Per-simulation predictions of the two estimators for the test simulations.
+                         n_folds: int, *, train_stats: dict | None = None,
+                         test_stats: dict | None = None) -> dict:
+    """Per-simulation predictions of the estimators for the test simulations.
 
     *_network : {sim: mean network prediction over its sub-volumes (physical units)}.
+    *_stats : {sim: mean summary statistics over its sub-volumes (F,)}, both or neither; columns
+        not finite in every training simulation are left out (``baselines.RidgePk``).
     Returns {"sims": sorted test sims, "box_pk_ridge": (n, L), "network_box": (n, L),
-    "alphas": {estimator: per-label penalties}}.
+    "box_stats_ridge": (n, L) (with the statistics only), "alphas": {estimator: per-label
+    penalties}}.
     """
+    if (train_stats is None) != (test_stats is None):
+        raise ValueError("give the summary statistics of both the training and the test simulations, or neither")
     tr = sorted(train_boxes)
     te = sorted(test_boxes)
     f_tr = np.stack([box_features(train_boxes[s], side) for s in tr])
@@ -96,9 +106,14 @@ def simulation_estimates(train_boxes: dict, train_labels: dict, train_network: d
     y_tr = np.stack([train_labels[s] for s in tr])
     n_tr = np.stack([train_network[s] for s in tr])
     n_te = np.stack([test_network[s] for s in te])
+    inputs = {"box_pk_ridge": (f_tr, f_te), "network_box": (np.hstack([n_tr, f_tr]), np.hstack([n_te, f_te]))}
+    if train_stats is not None:
+        s_tr = np.stack([train_stats[s] for s in tr])
+        s_te = np.stack([test_stats[s] for s in te])
+        inputs["box_stats_ridge"] = (np.hstack([f_tr, s_tr]), np.hstack([f_te, s_te]))
+        inputs["network_box"] = (np.hstack([n_tr, f_tr, s_tr]), np.hstack([n_te, f_te, s_te]))
     out = {"sims": te, "alphas": {}}
-    for name, (x_tr, x_te) in {"box_pk_ridge": (f_tr, f_te),
-                               "network_box": (np.hstack([n_tr, f_tr]), np.hstack([n_te, f_te]))}.items():
+    for name, (x_tr, x_te) in inputs.items():
         model, chosen, _ = baselines.fit_ridge_cv(x_tr, y_tr, tr, alphas, n_folds)
         out[name] = model.predict(x_te)
         out["alphas"][name] = chosen.tolist()

@@ -154,7 +154,8 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     w = bootstrap.resample_weights(n_test_sims, int(ev["n_bootstrap"]), int(ev["bootstrap_seed"]))
     kw = dict(weights=w, confidence=float(ev["confidence"]),
               prior_sd=bootstrap.sd_prior(test_m["label_norm"], names))
-    sim_level = simulation_level_estimates(net_train, train, test, preds, true, groups, config)
+    sim_level = simulation_level_estimates(net_train, train, test, preds, true, groups, config,
+                                           stats_train=sf_train, stats_test=sf_test)
     per_sim = {k: v for k, v in sim_level["predictions"].items() if k != "network_box"}
     judged = {
         "per_sample": bootstrap.judge(preds, true, groups, names, **kw),
@@ -258,12 +259,14 @@ def sample_order(samples: list, ids: list[dict], labels: np.ndarray, reader_labe
 
 
 def simulation_level_estimates(net_train: np.ndarray, train: list, test: list, preds: dict,
-                               true: np.ndarray, groups: np.ndarray, config: dict) -> dict:
+                               true: np.ndarray, groups: np.ndarray, config: dict, *,
+                               stats_train: np.ndarray, stats_test: np.ndarray) -> dict:
     """Per-simulation predictions of every estimator on the test simulations (sorted):
-    the means of the per-sample predictors' sub-volume predictions, the whole-box P(k) ridge
-    and the network + box estimator (cosmoflow.evaluate.simulation_level; the network's
-    predictions on the training split, ``net_train`` (n_train, L) in ``train``'s order, are
-    what its ridge is fitted to).
+    the means of the per-sample predictors' sub-volume predictions, the whole-box P(k) ridge,
+    the whole-box band powers + mean statistics ridge and the network + box estimator
+    (cosmoflow.evaluate.simulation_level; the network's predictions on the training split,
+    ``net_train`` (n_train, L) in ``train``'s order, are what its ridge is fitted to).
+    stats_* : (n, F) the samples' summary statistics in ``train`` / ``test`` order.
 
     Returns {"sims", "true" (n, L), "predictions": {estimator: (n, L)}, "alphas"}.
     """
@@ -274,16 +277,21 @@ def simulation_level_estimates(net_train: np.ndarray, train: list, test: list, p
     true_sim = next(iter(means.values()))[1]
     net_tr, _, sims_tr = bootstrap.simulation_means(net_train, np.array([s[1] for s in train]),
                                                     [s[2] for s in train])
+    st_tr, _, _ = bootstrap.simulation_means(stats_train, np.array([s[1] for s in train]),
+                                             [s[2] for s in train])
+    st_te, _, _ = bootstrap.simulation_means(stats_test, np.array([s[1] for s in test]),
+                                             [s[2] for s in test])
     train_boxes, train_labels = sl.assemble_boxes(train)
     test_boxes, _ = sl.assemble_boxes(test)
     est = sl.simulation_estimates(
         train_boxes, train_labels, dict(zip(sims_tr, net_tr)), test_boxes,
         dict(zip(sims, means["network"][0])), float(config["simulation"]["box"]),
-        config["evaluate"]["ridge_alphas"], int(config["evaluate"]["cv_folds"]))
+        config["evaluate"]["ridge_alphas"], int(config["evaluate"]["cv_folds"]),
+        train_stats=dict(zip(sims_tr, st_tr)), test_stats=dict(zip(sims, st_te)))
     if est["sims"] != sims:   # both sorted
         raise RuntimeError(f"test simulations differ between the records and the boxes: {sims} vs {est['sims']}")
     predictions = {"network_box": est["network_box"], **{p: m[0] for p, m in means.items()},
-                   "box_pk_ridge": est["box_pk_ridge"]}
+                   "box_pk_ridge": est["box_pk_ridge"], "box_stats_ridge": est["box_stats_ridge"]}
     return {"sims": sims, "true": true_sim, "predictions": predictions, "alphas": est["alphas"]}
 
 
@@ -390,14 +398,16 @@ def definitions(ev: dict) -> dict:
         "best_baseline": "per parameter, the baseline of lowest RMSE, and whether the network beats it",
         "mean": "training-split mean labels",
         "per_simulation": "each estimator's predictions averaged over a test simulation's samples, "
-                          "beside box_pk_ridge (a whole-box estimator)",
+                          "beside box_pk_ridge and box_stats_ridge (whole-box estimators)",
         "simulation_level": "one estimate per test simulation from all of it; reference network_box",
         "box_pk_ridge": "ridge on the whole box's log band powers (octaves from the fundamental to "
                         "the voxel Nyquist frequency) of every channel, fitted on the training "
                         "simulations, penalty per parameter by grouped CV",
-        "network_box": "the same ridge on those band powers plus the network's mean prediction "
-                       "over the simulation's samples (fitted to its predictions on the training "
-                       "split)",
+        "box_stats_ridge": "ridge on those band powers plus the mean over the simulation's "
+                           "samples of their summary statistics (the summary baselines' features)",
+        "network_box": "ridge on those band powers, the mean summary statistics and the network's "
+                       "mean prediction over the simulation's samples (fitted to its predictions "
+                       "on the training split)",
         "pk_ridge": "ridge on log P(k) of every channel, penalty per parameter by grouped CV",
         SUMMARY: "gradient-boosted trees on log P(k) + one-point moments, quantiles and empty "
                  "fraction of log(1 + counts) of every channel; hyper-parameters per parameter "

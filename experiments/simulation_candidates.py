@@ -1,0 +1,97 @@
+"""Per-simulation estimators built from a trained network and the samples' summary statistics,
+scored on a validation split (never the test split): what chose `network_box`'s inputs
+(docs/model.md, "The strongest baseline").
+
+Every ridge is fitted on the training split (penalty per parameter by grouped CV, as the
+evaluate stage's); prints the RMSE per simulation (physical units) of the means of the
+network, the summary-statistics ridge and the network + statistics ridge over a simulation's
+samples, and of ridges on the whole box's band powers with the network's mean, the samples'
+mean statistics or the summary ridge's mean.
+
+    python experiments/simulation_candidates.py --model results/train/model.keras \\
+        --train results/tfrecords/train/manifest.json --val results/tfrecords/val/manifest.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--train", required=True, help="the training split's manifest.json")
+    p.add_argument("--val", required=True, help="a validation split's manifest.json")
+    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    args = p.parse_args()
+
+    from cosmoflow import config as cfgmod
+    from cosmoflow.data.reader import read_manifest
+    from cosmoflow.evaluate import baselines, bootstrap, stage, summaries
+    from cosmoflow.evaluate import simulation_level as sl
+
+    cfg = cfgmod.load(args.config)
+    ev, vox = cfg["evaluate"], cfg["voxels"]
+    box = float(cfg["simulation"]["box"])
+    side = box * vox["subvolume"] / vox["n_voxels"]
+    alphas, folds = ev["ridge_alphas"], ev["cv_folds"]
+
+    def split(manifest):
+        samples = list(stage.iter_samples(read_manifest(manifest)))
+        labels = np.array([s[1] for s in samples])
+        pred, true, ids = stage.predict(args.model, manifest, cfg["data"]["input_norm"])
+        net = np.empty_like(pred)
+        net[stage.sample_order(samples, ids, labels, true, manifest)] = pred
+        cubes = [s[0] for s in samples]
+        pk = baselines.pk_features(cubes, side, int(ev["pk_bins"]))
+        stats = summaries.summary_features(cubes, side, int(ev["pk_bins"]), ev["summary"]["quantiles"], pk=pk)
+        boxes, box_labels = sl.assemble_boxes(samples)
+        sims = sorted(boxes)
+        return {"y": labels, "g": np.array([s[2] for s in samples]), "net": net, "stats": stats,
+                "box": np.stack([sl.box_features(boxes[s], box) for s in sims]),
+                "Y": np.stack([box_labels[s] for s in sims]), "sims": sims}
+
+    tr, va = split(args.train), split(args.val)
+    per_sample = {
+        "summary_ridge": baselines.fit_ridge_cv(tr["stats"], tr["y"], tr["g"], alphas, folds)[0],
+        "network_stats": baselines.fit_ridge_cv(np.hstack([tr["net"], tr["stats"]]), tr["y"], tr["g"],
+                                                alphas, folds)[0]}
+
+    def means(d):
+        """Per-simulation means (sorted simulations) of the network, the statistics and the
+        per-sample ridges' predictions."""
+        x = {"network": d["net"], "stats": d["stats"],
+             "summary_ridge": per_sample["summary_ridge"].predict(d["stats"]),
+             "network_stats": per_sample["network_stats"].predict(np.hstack([d["net"], d["stats"]]))}
+        return {k: bootstrap.simulation_means(v, d["y"], d["g"])[0] for k, v in x.items()}
+
+    m_tr, m_va = means(tr), means(va)
+    names = read_manifest(args.val)["label_names"]
+
+    def rmse(pred):
+        return dict(zip(names, np.round(np.sqrt(((pred - va["Y"]) ** 2).mean(0)), 5).tolist()))
+
+    rows = {f"{k} (mean of samples)": rmse(m_va[k]) for k in ("network", "summary_ridge", "network_stats")}
+    candidates = {"[box]": ["box"], "[box, mean stats]": ["box", "stats"],
+                  "[network mean, box]": ["network", "box"],
+                  "[network mean, box, mean stats]": ["network", "box", "stats"],
+                  "[network mean, box, summary ridge's mean]": ["network", "box", "summary_ridge"]}
+    for name, parts in candidates.items():
+        def x(d, m):
+            return np.hstack([d["box"] if k == "box" else m[k] for k in parts])
+        model, chosen, _ = baselines.fit_ridge_cv(x(tr, m_tr), tr["Y"], tr["sims"], alphas, folds)
+        rows[f"ridge on {name}"] = rmse(model.predict(x(va, m_va)))
+    for k, v in rows.items():
+        print(json.dumps({k: v}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
