@@ -104,6 +104,8 @@ def test_learning_configs_use_the_papers_voxels_priors_and_redshift_channels(nam
     (lambda c: c["model"].update(preset="light", power_bins=8, power_into="tail"), "model.power_into"),
     (lambda c: c["model"].update(preset="light", power_into="output"),
      "model.power_into = 'output': the power branch is off"),
+    (lambda c: c["model"].update(preset="mlperf", moments=True),
+     "model.moments = true: only the light preset takes the moments' branch"),
 ])
 def test_bad_values_name_the_key(base, mutate, needle):
     bad = copy.deepcopy(base)
@@ -169,3 +171,12 @@ def test_power_into_head_is_the_config_without_the_key(base):
     assert head == without
     out = cfgmod.canonical(dict(base, model=dict(base["model"], power_bins=8, power_into="output")))
     assert out["model"]["power_into"] == "output"
+
+
+def test_moments_false_is_the_config_without_the_key(base):
+    """model.moments: false (off) and no key give the same config (the same rule parameters
+    for results made before the option); true stays."""
+    without = cfgmod.canonical(base)
+    assert "moments" not in without["model"]
+    assert cfgmod.canonical(dict(base, model=dict(base["model"], moments=False))) == without
+    assert cfgmod.canonical(dict(base, model=dict(base["model"], moments=True)))["model"]["moments"] is True

@@ -249,6 +249,26 @@ def test_power_linear_output_trains_under_mpi_standardised_by_the_whole_split(tm
     assert np.abs(model.get_layer("power_linear").get_weights()[0]).max() > 0
 
 
+def test_light_with_moments_trains_under_mpi_standardised_by_the_whole_split(tmp_path):
+    """model.moments: each rank standardises the per-channel moments with the statistics of the
+    whole training split, the ranks train in step, and the saved model (reloaded through the
+    stages' loader) carries those statistics."""
+    from cosmoflow.model import moments
+    from cosmoflow.model.power_features import load
+
+    proc = run_train(2, tmp_path, *common(epochs=2), *PRESET_SETS["light"],
+                     "--set", "model.moments=true", "--set", "train.batch_per_rank=4", "--check-sync")
+    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
+    assert "moment features' standardisation (training split, 2 features)" in proc.stderr
+    assert all(np.isfinite(r["val_loss"]) for r in history(tmp_path))
+    model = load(tmp_path / "model.keras")
+    x, y = synthetic_arrays(N_TRAIN, 16, int(CONFIG["data"]["seed"]))
+    mean, std = moments.feature_statistics([(x, y)])
+    layer = model.get_layer("channel_moments_std")
+    np.testing.assert_allclose(np.ravel(layer.mean), mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.sqrt(np.ravel(layer.variance)), std, rtol=1e-5)
+
+
 def test_recipe_options_two_ranks_batch1_equal_one_rank_batch2(tmp_path):
     """SGD + momentum + weight decay + warm-up + cosine + clipping + standardisation + the
     gaussian head's NLL: the optimizer sees the averaged gradient, so 2 ranks x 1 == 1 rank x 2

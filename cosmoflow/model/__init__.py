@@ -52,6 +52,9 @@ def check_power_bins(model_cfg: dict) -> None:
     if n and model_cfg.get("preset", "paper") != "light":
         raise ValueError(f"model.power_bins = {n}: only the light preset takes the power-spectrum "
                          f"input (model.preset is {model_cfg.get('preset', 'paper')!r}); use 0")
+    if model_cfg.get("moments") and model_cfg.get("preset", "paper") != "light":
+        raise ValueError(f"model.moments = true: only the light preset takes the moments' branch "
+                         f"(model.preset is {model_cfg.get('preset', 'paper')!r}); use false")
     if n and model_cfg.get("input_size"):
         from cosmoflow.model.power_features import shell_bins
 
@@ -75,6 +78,7 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                 pooling: str | None = None, head: str | None = None,
                 input_mean=None, input_std=None, power_bins: int | None = None,
                 power_into: str | None = None, power_mean=None, power_std=None,
+                moments: bool = False, moments_mean=None, moments_std=None,
                 input_norm: str = "log1p") -> "keras.Model":
     """Build a preset network (uncompiled Keras model, float32, channels last).
 
@@ -108,6 +112,11 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
         ``power_mean`` / ``power_std``, the training split's statistics of the C * power_bins
         features, then a linear map added to the network's output:
         ``power_features.linear_path``).
+    moments : bool
+        True: the per-channel mean and variance of each sample's input
+        (cosmoflow.model.moments), standardised by ``moments_mean`` / ``moments_std`` (the
+        training split's statistics of the 2 n_channels features), join the conv features
+        (and the power branch, if any) before the dense head; light preset only.
     input_norm : str
         ``data.input_norm`` of the inputs ("log1p" or "mean"): how the power branch recovers
         the counts; unused without it.
@@ -146,6 +155,16 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                                  "feature statistics (power_mean, power_std)")
             linear = power_features.linear_path(pk, heads.n_outputs(head, n_outputs),
                                                 power_mean, power_std)
+    if moments:
+        check_power_bins({"preset": cfg["preset"], "moments": True})
+        if moments_mean is None:
+            raise ValueError("model.moments needs the training split's moment statistics "
+                             "(moments_mean, moments_std)")
+        from cosmoflow.model import moments as moments_mod
+
+        m = moments_mod.branch(x_in, moments_mean, moments_std)
+        extra["extra"] = (keras.layers.Concatenate(name="extra_features")([extra["extra"], m])
+                          if "extra" in extra else m)
     y = PRESETS[cfg["preset"]].build(x, heads.n_outputs(head, n_outputs), **extra,
                                      conv_filters=list(cfg["conv_filters"]),
                                      dense=list(cfg["dense"]), leaky_slope=float(leaky_slope),

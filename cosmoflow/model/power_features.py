@@ -141,8 +141,12 @@ def feature_statistics(batches, n_bins: int, inverse: str) -> tuple[list[float],
 
 
 def load(path):
-    """``keras.models.load_model(path, compile=False)`` with this module's layer registered."""
+    """``keras.models.load_model(path, compile=False)`` with this module's layer and
+    ``cosmoflow.model.moments``' registered."""
     import keras
 
+    from cosmoflow.model import moments
+
     layer_class()
+    moments.layer_class()
     return keras.models.load_model(path, compile=False)

@@ -192,6 +192,8 @@ def prepare(args, cfg: dict, dist):
             stats["input_mean"], stats["input_std"])
     if model_cfg.get("power_bins") and model_cfg.get("power_into") == "output":
         stats.update(power_statistics(train_src, model_cfg, dcfg["input_norm"]))
+    if model_cfg.get("moments"):
+        stats.update(moment_statistics(train_src))
     model = build_model(**model_cfg, n_outputs=len(train_src.label_names), **stats,
                         input_norm=dcfg["input_norm"])
     return model, model_cfg, settings, train_src, val_src
@@ -212,6 +214,22 @@ def power_statistics(train_src, model_cfg: dict, input_norm: str) -> dict:
         "power features' standardisation (training split, %d features): %.1f s",
         len(mean), time.perf_counter() - t0)
     return {"power_mean": mean, "power_std": std}
+
+
+def moment_statistics(train_src) -> dict:
+    """``moments_mean`` / ``moments_std`` of the moments' branch over every training sample
+    (each rank reads the whole split, so they do not depend on the number of ranks)."""
+    from cosmoflow.model import moments
+
+    if train_src.make_all is None:
+        raise ValueError("model.moments needs statistics over the whole training split, which "
+                         "this data source cannot give")
+    t0 = time.perf_counter()
+    mean, std = moments.feature_statistics(train_src.make_all())
+    logging.getLogger("cosmoflow.train").info(
+        "moment features' standardisation (training split, %d features): %.1f s",
+        len(mean), time.perf_counter() - t0)
+    return {"moments_mean": mean, "moments_std": std}
 
 
 def _run(args, cfg: dict, dist) -> int:
