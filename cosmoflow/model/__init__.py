@@ -43,8 +43,9 @@ def check_model(model_cfg: dict) -> None:
 
 def check_power_bins(model_cfg: dict) -> None:
     """Raise ValueError naming ``model.power_bins`` unless it is 0 / absent or the preset is
-    light (the one whose head takes the power branch), or naming ``model.power_into`` unless it
-    is a destination, and one that needs the branch only with the branch on."""
+    light (the one whose head takes the power branch), naming ``model.power_into`` unless it
+    is a destination, and one that needs the branch only with the branch on, or naming
+    ``model.moments`` when it is on for another preset than light."""
     n = model_cfg.get("power_bins") or 0
     if check_power_into(model_cfg.get("power_into")) == "output" and not n:
         raise ValueError("model.power_into = 'output': the power branch is off (model.power_bins "

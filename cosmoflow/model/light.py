@@ -26,8 +26,9 @@ def build(x, n_outputs: int, *, conv_filters: list[int],
           dropout: float, pooling: str, extra=None):
     """The light network; the output tensor [B, n_outputs] of input ``x``.
 
-    Parameters as ``cosmoflow.model.paper.build``; ``extra`` (optional [B, F] tensor, the
-    power-spectrum branch) is concatenated to the pooled conv features before the dense head.
+    Parameters as ``cosmoflow.model.paper.build``; ``extra`` (optional [B, F] tensor: the
+    power-spectrum branch, the moments' branch, or both) is concatenated to the pooled conv
+    features before the dense head.
     """
     check(int(x.shape[1]), conv_filters)
     import keras
