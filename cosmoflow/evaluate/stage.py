@@ -275,10 +275,9 @@ def simulation_level_estimates(net_train: np.ndarray, train: list, test: list, p
     means = {p: bootstrap.simulation_means(v, true, groups) for p, v in preds.items()}
     sims = list(next(iter(means.values()))[2])
     true_sim = next(iter(means.values()))[1]
-    net_tr, _, sims_tr = bootstrap.simulation_means(net_train, np.array([s[1] for s in train]),
-                                                    [s[2] for s in train])
-    st_tr, _, _ = bootstrap.simulation_means(stats_train, np.array([s[1] for s in train]),
-                                             [s[2] for s in train])
+    y_tr, g_tr = np.array([s[1] for s in train]), [s[2] for s in train]
+    net_tr, _, sims_tr = bootstrap.simulation_means(net_train, y_tr, g_tr)
+    st_tr, _, _ = bootstrap.simulation_means(stats_train, y_tr, g_tr)
     st_te, _, _ = bootstrap.simulation_means(stats_test, np.array([s[1] for s in test]),
                                              [s[2] for s in test])
     train_boxes, train_labels = sl.assemble_boxes(train)

@@ -67,3 +67,23 @@ def fixed_standardization(x, mean, std, *, name: str, what: str):
         raise ValueError(f"{what} {list(np.ravel(sd))}: expected {n} positive values")
     return layers.Normalization(axis=-1, mean=list(map(float, mean)),
                                 variance=list(map(float, sd ** 2)), name=name)(x)
+
+
+def layer_statistics(layer, batches, *, what: str) -> tuple[list[float], list[float]]:
+    """Mean and standard deviation of each output feature of ``layer`` ([B, ...] -> [B, F])
+    over every sample of ``batches`` (an iterable of ``(x, y)``): the fixed statistics a
+    ``fixed_standardization`` of that layer's output is built with, taken from the training
+    split. A feature constant over the split gets std 1 (standardising leaves it at zero).
+    ValueError naming ``what`` when the batches hold no sample."""
+    import numpy as np
+
+    total, square, n = 0.0, 0.0, 0
+    for x, _ in batches:
+        f = layer(x).numpy().astype(np.float64)
+        total, square, n = total + f.sum(0), square + (f ** 2).sum(0), n + len(f)
+    if n == 0:
+        raise ValueError(f"{what} statistics: the training split holds no sample")
+    mean = total / n
+    std = np.sqrt(np.maximum(square / n - mean ** 2, 0.0))
+    std[~(std > 1e-6 * np.maximum(np.abs(mean), 1.0))] = 1.0
+    return mean.tolist(), std.tolist()

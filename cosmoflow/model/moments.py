@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 
 @functools.cache
 def layer_class():
@@ -42,17 +40,9 @@ def feature_statistics(batches) -> tuple[list[float], list[float]]:
     """Mean and standard deviation of each moment over every sample of ``batches`` (an iterable
     of ``(x, y)``, x [B, S, S, S, C] the network's input): what ``branch`` standardises with,
     taken from the training split. A feature constant over the split gets std 1."""
-    layer = layer_class()()
-    total, square, n = 0.0, 0.0, 0
-    for x, _ in batches:
-        f = layer(x).numpy().astype(np.float64)
-        total, square, n = total + f.sum(0), square + (f ** 2).sum(0), n + len(f)
-    if n == 0:
-        raise ValueError("moment feature statistics: the training split holds no sample")
-    mean = total / n
-    std = np.sqrt(np.maximum(square / n - mean ** 2, 0.0))
-    std[~(std > 1e-6 * np.maximum(np.abs(mean), 1.0))] = 1.0
-    return mean.tolist(), std.tolist()
+    from cosmoflow.model.blocks import layer_statistics
+
+    return layer_statistics(layer_class()(), batches, what="moment feature")
 
 
 def branch(x_in, mean, std):

@@ -127,17 +127,9 @@ def feature_statistics(batches, n_bins: int, inverse: str) -> tuple[list[float],
 
     A feature constant over the split gets std 1 (standardising leaves it at zero).
     """
-    layer = layer_class()(int(n_bins), inverse)
-    total, square, n = 0.0, 0.0, 0
-    for x, _ in batches:
-        f = layer(x).numpy().astype(np.float64)
-        total, square, n = total + f.sum(0), square + (f ** 2).sum(0), n + len(f)
-    if n == 0:
-        raise ValueError("power feature statistics: the training split holds no sample")
-    mean = total / n
-    std = np.sqrt(np.maximum(square / n - mean ** 2, 0.0))
-    std[~(std > 1e-6 * np.maximum(np.abs(mean), 1.0))] = 1.0
-    return mean.tolist(), std.tolist()
+    from cosmoflow.model.blocks import layer_statistics
+
+    return layer_statistics(layer_class()(int(n_bins), inverse), batches, what="power feature")
 
 
 def load(path):

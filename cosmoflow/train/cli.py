@@ -201,35 +201,38 @@ def prepare(args, cfg: dict, dist):
 
 def power_statistics(train_src, model_cfg: dict, input_norm: str) -> dict:
     """``power_mean`` / ``power_std`` of the power branch's log band powers over every training
-    sample (each rank reads the whole split, so they do not depend on the number of ranks)."""
+    sample."""
     from cosmoflow.model import power_features
 
-    if train_src.make_all is None:
-        raise ValueError("model.power_into = 'output' needs statistics over the whole training "
-                         "split, which this data source cannot give")
-    t0 = time.perf_counter()
-    mean, std = power_features.feature_statistics(train_src.make_all(), int(model_cfg["power_bins"]),
-                                                  power_features.INVERSES[input_norm])
-    logging.getLogger("cosmoflow.train").info(
-        "power features' standardisation (training split, %d features): %.1f s",
-        len(mean), time.perf_counter() - t0)
+    mean, std = whole_split_statistics(
+        train_src, lambda batches: power_features.feature_statistics(
+            batches, int(model_cfg["power_bins"]), power_features.INVERSES[input_norm]),
+        option="model.power_into = 'output'", features="power")
     return {"power_mean": mean, "power_std": std}
 
 
 def moment_statistics(train_src) -> dict:
-    """``moments_mean`` / ``moments_std`` of the moments' branch over every training sample
-    (each rank reads the whole split, so they do not depend on the number of ranks)."""
+    """``moments_mean`` / ``moments_std`` of the moments' branch over every training sample."""
     from cosmoflow.model import moments
 
-    if train_src.make_all is None:
-        raise ValueError("model.moments needs statistics over the whole training split, which "
-                         "this data source cannot give")
-    t0 = time.perf_counter()
-    mean, std = moments.feature_statistics(train_src.make_all())
-    logging.getLogger("cosmoflow.train").info(
-        "moment features' standardisation (training split, %d features): %.1f s",
-        len(mean), time.perf_counter() - t0)
+    mean, std = whole_split_statistics(train_src, moments.feature_statistics,
+                                       option="model.moments", features="moment")
     return {"moments_mean": mean, "moments_std": std}
+
+
+def whole_split_statistics(train_src, statistics, *, option: str, features: str):
+    """``statistics(batches)`` over every batch of the whole training split (each rank reads
+    all of it, so the result does not depend on the number of ranks), logged with its time;
+    ValueError naming ``option`` when the data source cannot give the whole split."""
+    if train_src.make_all is None:
+        raise ValueError(f"{option} needs statistics over the whole training split, which this "
+                         "data source cannot give")
+    t0 = time.perf_counter()
+    mean, std = statistics(train_src.make_all())
+    logging.getLogger("cosmoflow.train").info(
+        "%s features' standardisation (training split, %d features): %.1f s",
+        features, len(mean), time.perf_counter() - t0)
+    return mean, std
 
 
 def _run(args, cfg: dict, dist) -> int:
