@@ -13,49 +13,32 @@ mean statistics or the summary ridge's mean.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import split_features
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True)
-    p.add_argument("--train", required=True, help="the training split's manifest.json")
-    p.add_argument("--val", required=True, help="a validation split's manifest.json")
-    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
-    args = p.parse_args()
+    args = split_features.arguments(__doc__)
 
     from cosmoflow import config as cfgmod
     from cosmoflow.data.reader import read_manifest
-    from cosmoflow.evaluate import baselines, bootstrap, stage, summaries
+    from cosmoflow.evaluate import baselines, bootstrap
     from cosmoflow.evaluate import simulation_level as sl
 
     cfg = cfgmod.load(args.config)
-    ev, vox = cfg["evaluate"], cfg["voxels"]
+    ev = cfg["evaluate"]
     box = float(cfg["simulation"]["box"])
-    side = box * vox["subvolume"] / vox["n_voxels"]
     alphas, folds = ev["ridge_alphas"], ev["cv_folds"]
 
     def split(manifest):
-        samples = list(stage.iter_samples(read_manifest(manifest)))
-        labels = np.array([s[1] for s in samples])
-        pred, true, ids = stage.predict(args.model, manifest, cfg["data"]["input_norm"])
-        net = np.empty_like(pred)
-        net[stage.sample_order(samples, ids, labels, true, manifest)] = pred
-        cubes = [s[0] for s in samples]
-        pk = baselines.pk_features(cubes, side, int(ev["pk_bins"]))
-        stats = summaries.summary_features(cubes, side, int(ev["pk_bins"]), ev["summary"]["quantiles"], pk=pk)
-        boxes, box_labels = sl.assemble_boxes(samples)
+        d = split_features.load(manifest, cfg, args.model)
+        boxes, box_labels = sl.assemble_boxes(d["samples"])
         sims = sorted(boxes)
-        return {"y": labels, "g": np.array([s[2] for s in samples]), "net": net, "stats": stats,
-                "box": np.stack([sl.box_features(boxes[s], box) for s in sims]),
+        return {**d, "box": np.stack([sl.box_features(boxes[s], box) for s in sims]),
                 "Y": np.stack([box_labels[s] for s in sims]), "sims": sims}
 
     tr, va = split(args.train), split(args.val)

@@ -16,41 +16,28 @@ sigma_8" and "The strongest baseline".
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import split_features
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True)
-    p.add_argument("--train", required=True, help="the training split's manifest.json")
-    p.add_argument("--val", required=True, help="a validation split's manifest.json")
-    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
-    args = p.parse_args()
+    args = split_features.arguments(__doc__)
 
     from cosmoflow import config as cfgmod
     from cosmoflow.data.reader import read_manifest
-    from cosmoflow.evaluate import baselines, stage, summaries
+    from cosmoflow.evaluate import baselines
 
     cfg = cfgmod.load(args.config)
-    ev, vox = cfg["evaluate"], cfg["voxels"]
-    side = float(cfg["simulation"]["box"]) * vox["subvolume"] / vox["n_voxels"]
+    ev = cfg["evaluate"]
 
     def split(manifest):
-        pred, true, ids = stage.predict(args.model, manifest, cfg["data"]["input_norm"])
-        samples = {(s[2], s[3]): s[0] for s in stage.iter_samples(read_manifest(manifest))}
-        cubes = [samples[(d["sim"], d["subvolume"])] for d in ids]
-        pk = baselines.pk_features(cubes, side, int(ev["pk_bins"]))
-        mean = np.log([np.asarray(c, np.float64).mean(axis=(0, 1, 2)) for c in cubes])
-        stats = summaries.summary_features(cubes, side, int(ev["pk_bins"]), ev["summary"]["quantiles"], pk=pk)
-        return pred, true, pk, mean, np.array([d["sim"] for d in ids]), stats
+        d = split_features.load(manifest, cfg, args.model)
+        mean = np.log([np.asarray(s[0], np.float64).mean(axis=(0, 1, 2)) for s in d["samples"]])
+        return d["net"], d["y"], d["pk"], mean, d["g"], d["stats"]
 
     p_tr, y_tr, pk_tr, mean_tr, g_tr, st_tr = split(args.train)
     p_va, y_va, pk_va, mean_va, _, st_va = split(args.val)

@@ -7,43 +7,29 @@ sample on a validation split (never the test split). docs/model.md, "The stronge
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import split_features
 
 ONE_POINT = ["mean", "variance", "skewness", "kurtosis"]  # then the quantiles, then the empty fraction
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train", required=True, help="the training split's manifest.json")
-    p.add_argument("--val", required=True, help="a validation split's manifest.json")
-    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
-    args = p.parse_args()
+    args = split_features.arguments(__doc__, model=False)
 
     from cosmoflow import config as cfgmod
     from cosmoflow.data.reader import read_manifest
-    from cosmoflow.evaluate import baselines, stage, summaries
+    from cosmoflow.evaluate import baselines
 
     cfg = cfgmod.load(args.config)
-    ev, vox = cfg["evaluate"], cfg["voxels"]
-    side = float(cfg["simulation"]["box"]) * vox["subvolume"] / vox["n_voxels"]
+    ev = cfg["evaluate"]
     n_bins, quantiles = int(ev["pk_bins"]), ev["summary"]["quantiles"]
-
-    def split(manifest):
-        samples = list(stage.iter_samples(read_manifest(manifest)))
-        cubes = [s[0] for s in samples]
-        feats = summaries.summary_features(cubes, side, n_bins, quantiles)
-        return feats, np.array([s[1] for s in samples]), np.array([s[2] for s in samples]), samples[0][4]
-
-    x_tr, y_tr, g_tr, z = split(args.train)
-    x_va, y_va, _, _ = split(args.val)
+    tr, va = split_features.load(args.train, cfg), split_features.load(args.val, cfg)
+    x_tr, y_tr, g_tr, x_va, y_va = tr["stats"], tr["y"], tr["g"], va["stats"], va["y"]
+    z = tr["samples"][0][4]
     n_ch = len(z)
     per = len(ONE_POINT) + len(quantiles) + 1
     pk_cols = np.arange(n_ch * n_bins)
