@@ -211,6 +211,31 @@ def test_stage_writes_metrics_with_intervals_comparisons_and_the_summary_baselin
     assert rows[0][4:7] == [f"network_box_{n}" for n in names] and "box_pk_ridge_" + names[0] in rows[0]
     assert set(m["simulation_level_alphas"]) == {"network_box", "box_pk_ridge", "box_stats_ridge"}
     assert (out / "pred_vs_true.png").read_bytes()[:4] == b"\x89PNG"
+    from cosmoflow.evaluate import combinations
+    combos = combinations.load(out / "combinations.json")   # for predict (tests/test_predict.py)
+    assert combos.label_names == names and combos.box_voxels == 32 and combos.sample_side == 32.0
+    assert combos.network_stats.n_features == 3 + 24 + 5 + len(cfg["evaluate"]["summary"]["quantiles"])
+
+
+def test_ridge_state_round_trips_through_json():
+    """A fitted ridge written with state() and read with from_state() predicts bit for bit the
+    same, kept columns included; a state of inconsistent shapes is refused naming its source."""
+    import json
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 6))
+    x[0, 2] = np.nan                                    # a column left out of the fit
+    y = x[:, [0, 1]] @ np.array([[1.0, 0.5], [-2.0, 0.1]]) + 0.01 * rng.normal(size=(40, 2))
+    model = baselines.RidgePk([1e-3, 0.1]).fit(x, y)
+    again = baselines.RidgePk.from_state(json.loads(json.dumps(model.state())))
+    test = rng.normal(size=(7, 6))
+    assert np.array_equal(again.predict(test), model.predict(test))
+    assert again.n_features == 6 and not again.keep[2]
+    bad = {**model.state(), "coef": [[1.0]]}
+    with pytest.raises(ValueError, match="my.json: network_box: inconsistent shapes"):
+        baselines.RidgePk.from_state(bad, "my.json: network_box")
+    with pytest.raises(ValueError, match=r"missing key\(s\) \['keep'\]"):
+        baselines.RidgePk.from_state({k: v for k, v in model.state().items() if k != "keep"})
 
 
 def test_ridge_leaves_out_feature_columns_that_are_not_finite():

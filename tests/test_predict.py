@@ -50,11 +50,11 @@ class Case:
 
 
 def _case(tmp: Path, *, channels: bool, input_norm: str, outputs_per_label: int = 1,
-          n_particles: int = 32) -> Case:
+          n_particles: int = 32, n_sims: int = 3) -> Case:
     cfg = small_config(redshift_channels=channels)
     cfg["simulation"]["n_particles"] = n_particles
     cfg["cola"]["redshifts"] = [0.0, 1.0]
-    cfg["sims"].update(n_sims=3, n_val=1, n_test=1)
+    cfg["sims"].update(n_sims=n_sims, n_val=1, n_test=1)
     cfg["model"].update(conv_filters=[8, 16, 16], dense=[32])
     cfg["data"]["input_norm"] = input_norm
     make_splits(tmp, cfg)
@@ -66,8 +66,23 @@ def _case(tmp: Path, *, channels: bool, input_norm: str, outputs_per_label: int 
 
 @pytest.fixture(scope="module")
 def stacked(tmp_path_factory) -> Case:
-    """Samples of 2 channels (z = 0, 1), log1p inputs."""
-    return _case(tmp_path_factory.mktemp("stacked"), channels=True, input_norm="log1p")
+    """Samples of 2 channels (z = 0, 1), log1p inputs; 2 training simulations (evaluate's
+    cross-validation holds one out)."""
+    return _case(tmp_path_factory.mktemp("stacked"), channels=True, input_norm="log1p", n_sims=4)
+
+
+@pytest.fixture(scope="module")
+def evaluated(stacked) -> Path:
+    """The evaluate stage run on ``stacked``'s network and splits: its output folder
+    (metrics.json, predictions.csv, predictions_simulation.csv, combinations.json)."""
+    cfg = {**stacked.cfg, "evaluate": {**stacked.cfg["evaluate"], "n_bootstrap": 50,
+                                       "summary": {**stacked.cfg["evaluate"]["summary"], "max_iter": [5]}}}
+    out = stacked.tmp / "evaluate"
+    evaluate_stage.run(model=str(stacked.train / "model.keras"), test_manifest=str(stacked.manifest("test")),
+                       train_manifest=str(stacked.manifest("train")),
+                       history=str(stacked.train / "history.csv"), voxel_files=[], power_tables=[],
+                       config=cfg, out_dir=str(out))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +131,79 @@ def test_estimates_do_not_depend_on_the_batch_size(stacked, tmp_path):
     assert spread.min() > 1e-3 * np.abs(np.array(list(b.values()))).max()
     for k in a:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=0)
+
+
+# --------------------------------------------------------------------------------------------
+# evaluate's combinations (network + statistics per sample, network + whole box per input)
+def _csv(path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_predict_applies_evaluates_combinations(stacked, evaluated, tmp_path, caplog):
+    """With evaluate's combinations.json, the test simulation's voxel folder through predict
+    gives evaluate's network_stats estimate of every sample (predictions.csv) and its
+    network_box estimate of the simulation (predictions_simulation.csv); a cube smaller than a
+    box gets network_stats and no network_box (logged)."""
+    names = ["Omega_m", "sigma_8", "n_s"]
+    combos = evaluated / "combinations.json"
+    grid = stacked.grid()
+    cube = _npy(stacked, tmp_path, grid[:16, :16, :16], "cube.npy")   # sample 0 alone
+    out = tmp_path / "p.csv"
+    with caplog.at_level("WARNING", logger="cosmoflow.predict"):
+        assert cli.main(["--run", str(stacked.train), "--out", str(out), "--voxel-size", "2",
+                         "--redshifts", "0,1", "--combinations", str(combos),
+                         str(stacked.voxel_dir()), str(cube)]) == 0
+    rows = _csv(out)
+    assert list(rows[0]) == table.header(names, combined=True)
+    assert list(rows[0])[-6:] == [f"{c}_{n}" for c in ("network_stats", "network_box") for n in names]
+    ev = {int(r["subvolume"]): r for r in _csv(evaluated / "predictions.csv")}
+    mine = [r for r in rows if r["input"] == str(stacked.voxel_dir())]
+    assert len(mine) == 9 and len(ev) == 8
+    got = np.array([[float(r[f"network_stats_{n}"]) for n in names] for r in mine[:8]])
+    want = np.array([[float(ev[int(r["sample"])][f"network_stats_{n}"]) for n in names] for r in mine[:8]])
+    net = np.array([[float(r[n]) for n in names] for r in mine[:8]])
+    assert np.abs(want - net).max() > 1e-4          # the combination is not the network itself
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    assert all(r[f"network_box_{n}"] == "" for r in mine[:8] for n in names)
+    [sim_row] = _csv(evaluated / "predictions_simulation.csv")
+    assert sim_row["sim"].zfill(5) == stacked.test_sim
+    np.testing.assert_allclose([float(mine[8][f"network_box_{n}"]) for n in names],
+                               [float(sim_row[f"network_box_{n}"]) for n in names], rtol=1e-12, atol=0)
+    assert all(mine[8][f"network_stats_{n}"] == "" for n in names)
+    # a 32 Mpc/h cube: sample 0's network_stats (to the float32 rounding of the network's
+    # output: a batch of one sample, see test_estimates_do_not_depend_on_the_batch_size; another
+    # sample's estimate differs by more than 1e-3), no whole-box estimate
+    small = [r for r in rows if r["input"] == str(cube)]
+    assert len(small) == 2 and np.ptp(got, axis=0).min() > 1e-3 * np.abs(got).max()
+    np.testing.assert_allclose([float(small[0][f"network_stats_{n}"]) for n in names], got[0],
+                               rtol=1e-6, atol=0)
+    assert all(small[1][f"network_box_{n}"] == "" for n in names)
+    assert f"{cube}: no network_box estimate: a box of 16 voxels (32 Mpc/h), network_box was " \
+           "fitted on whole boxes of 32 voxels (64 Mpc/h)" in caplog.text
+
+
+def test_combinations_of_another_network_or_malformed_are_refused(stacked, evaluated, tmp_path, capsys):
+    """combinations.json fitted to another network's estimates, with other labels, or missing a
+    key: predict stops (exit 1) naming the file and what does not fit; no table written."""
+    doc = json.loads((evaluated / "combinations.json").read_text())
+    cases = {
+        "sha": ({**doc, "model_sha256": "0" * 64}, "fitted to the estimates of another network than"),
+        "labels": ({**doc, "label_names": ["Omega_m", "sigma_8", "h"]},
+                   "labels ['Omega_m', 'sigma_8', 'h'], the network's are ['Omega_m', 'sigma_8', 'n_s']"),
+        "key": ({k: v for k, v in doc.items() if k != "network_box"}, "missing key(s) ['network_box']"),
+        "ridge": ({**doc, "network_stats": {**doc["network_stats"], "coef": [[0.0]]}},
+                  "network_stats: inconsistent shapes"),
+    }
+    for name, (bad, message) in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(bad))
+        out = tmp_path / f"{name}.csv"
+        assert cli.main(["--run", str(stacked.train), "--out", str(out), "--combinations", str(path),
+                         str(stacked.voxel_dir())]) == 1, name
+        err = capsys.readouterr().err
+        assert f"ERROR: {path}: " in err and message in err, (name, err)
+        assert not out.exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,10 +400,10 @@ def test_widths_of_a_network_with_log_variance_outputs(tmp_path_factory, tmp_pat
 # --------------------------------------------------------------------------------------------
 # the Snakemake rule
 @pytest.mark.slow   # two snakemake runs: ~30 s on 2 cores
-def test_snakemake_predict_runs_over_a_folder(stacked, tmp_path):
+def test_snakemake_predict_runs_over_a_folder(stacked, evaluated, tmp_path):
     """`snakemake predict` with predict.inputs set runs the rule over every entry of the folder
-    (here on a finished train stage's outputs: --allowed-rules predict takes them as given);
-    unset, it stops naming the key."""
+    (here on finished train and evaluate stages' outputs: --allowed-rules predict takes them as
+    given), with evaluate's combinations; unset, it stops naming the key."""
     from conftest import TINY, run_snakemake
 
     proc = run_snakemake(tmp_path / "empty", "predict", "-n", check=False)
@@ -325,6 +413,8 @@ def test_snakemake_predict_runs_over_a_folder(stacked, tmp_path):
     shutil.copytree(stacked.train, work / "results" / "train", symlinks=True)
     (work / "results/tfrecords/train").mkdir(parents=True)
     shutil.copy(stacked.manifest("train"), work / "results/tfrecords/train/manifest.json")
+    (work / "results/evaluate").mkdir()
+    shutil.copy(evaluated / "combinations.json", work / "results/evaluate/combinations.json")
     shutil.copytree(stacked.voxel_dir(), work / "inputs" / stacked.test_sim)
     np.save(work / "inputs" / "grid.npy", stacked.grid())
     extra = tmp_path / "predict.yaml"
@@ -345,3 +435,8 @@ def test_snakemake_predict_runs_over_a_folder(stacked, tmp_path):
         assert got.shape == ref.shape, src
         np.testing.assert_allclose(got, ref, rtol=1e-6, atol=0, err_msg=src)
     assert "8 samples" in (work / "results/logs/predict/predict.log").read_text()
+    [box] = [r for r in rows if r["input"] == f"inputs/{stacked.test_sim}" and r["row"] == "input"]
+    [sim_row] = _csv(evaluated / "predictions_simulation.csv")
+    np.testing.assert_allclose([float(box[f"network_box_{n}"]) for n in ("Omega_m", "sigma_8", "n_s")],
+                               [float(sim_row[f"network_box_{n}"]) for n in ("Omega_m", "sigma_8", "n_s")],
+                               rtol=1e-5, atol=0)

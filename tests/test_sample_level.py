@@ -36,7 +36,7 @@ def test_the_combination_reads_what_each_part_reads():
     net_tr, st_tr, y_tr, sims_tr = synthetic(rng, 32)
     net_te, st_te, y_te, _ = synthetic(rng, 16)
     st_te[0, -1] = 0.5
-    pred, chosen = network_stats_estimates(net_tr, st_tr, y_tr, sims_tr, net_te, st_te, ALPHAS, 5)
+    pred, chosen, _ = network_stats_estimates(net_tr, st_tr, y_tr, sims_tr, net_te, st_te, ALPHAS, 5)
     ridge, _, _ = baselines.fit_ridge_cv(st_tr, y_tr, sims_tr, ALPHAS, 5)
     ours, net, stats = rmse(pred, y_te), rmse(net_te, y_te), rmse(ridge.predict(st_te), y_te)
     assert pred.shape == y_te.shape and np.isfinite(pred).all()

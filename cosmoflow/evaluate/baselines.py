@@ -115,6 +115,38 @@ class RidgePk:
         Z = (np.asarray(features, np.float64)[:, self.keep] - self.x_mean) / self.x_std
         return Z @ self.coef + self.y_mean
 
+    STATE = ("alpha", "keep", "x_mean", "x_std", "y_mean", "coef")
+
+    def state(self) -> dict:
+        """The fitted model as JSON-ready lists (float64 values round-trip exactly through
+        JSON): penalties, kept feature columns, the features' and labels' standardisation and
+        the coefficients (n_kept, n_labels)."""
+        return {k: np.asarray(getattr(self, k)).tolist() for k in self.STATE}
+
+    @classmethod
+    def from_state(cls, state: dict, where: str = "ridge") -> "RidgePk":
+        """The model ``state()`` wrote; ValueError naming ``where`` and the key when a key is
+        missing or the shapes disagree."""
+        missing = [k for k in cls.STATE if k not in state]
+        if missing:
+            raise ValueError(f"{where}: missing key(s) {missing} (expected {list(cls.STATE)})")
+        model = cls(state["alpha"])
+        model.keep = np.asarray(state["keep"], bool)
+        for k in ("x_mean", "x_std", "y_mean", "coef"):
+            setattr(model, k, np.asarray(state[k], np.float64))
+        n_kept, n_labels = int(model.keep.sum()), len(model.y_mean)
+        if (model.keep.ndim != 1 or model.x_mean.shape != (n_kept,) or model.x_std.shape != (n_kept,)
+                or model.coef.shape != (n_kept, n_labels)):
+            raise ValueError(f"{where}: inconsistent shapes: keep {model.keep.shape} ({n_kept} "
+                             f"kept), x_mean {model.x_mean.shape}, x_std {model.x_std.shape}, "
+                             f"coef {model.coef.shape}, y_mean {model.y_mean.shape}")
+        return model
+
+    @property
+    def n_features(self) -> int:
+        """Number of feature columns the model reads (kept or not)."""
+        return len(self.keep)
+
 
 def group_folds(groups, n_folds: int) -> list[np.ndarray]:
     """Boolean held-out masks of ``n_folds`` folds that never split a group (a simulation).

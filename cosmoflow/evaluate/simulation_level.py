@@ -84,6 +84,14 @@ def box_features(box: np.ndarray, side: float) -> np.ndarray:
                            for c in range(box.shape[3])])
 
 
+def network_box_inputs(network: np.ndarray, band_powers: np.ndarray,
+                       stats: np.ndarray | None = None) -> np.ndarray:
+    """The ``network_box`` ridge's input rows: [mean network prediction (L), box band powers
+    (``box_features``), mean summary statistics (F) when given], one row per simulation."""
+    parts = [network, band_powers] + ([] if stats is None else [stats])
+    return np.hstack([np.asarray(p, np.float64) for p in parts])
+
+
 def simulation_estimates(train_boxes: dict, train_labels: dict, train_network: dict,
                          test_boxes: dict, test_network: dict, side: float, alphas: Sequence[float],
                          n_folds: int, *, train_stats: dict | None = None,
@@ -95,7 +103,7 @@ def simulation_estimates(train_boxes: dict, train_labels: dict, train_network: d
         not finite in every training simulation are left out (``baselines.RidgePk``).
     Returns {"sims": sorted test sims, "box_pk_ridge": (n, L), "network_box": (n, L),
     "box_stats_ridge": (n, L) (with the statistics only), "alphas": {estimator: per-label
-    penalties}}.
+    penalties}, "models": {estimator: the fitted ``baselines.RidgePk``}}.
     """
     if (train_stats is None) != (test_stats is None):
         raise ValueError("give the summary statistics of both the training and the test simulations, or neither")
@@ -106,15 +114,17 @@ def simulation_estimates(train_boxes: dict, train_labels: dict, train_network: d
     y_tr = np.stack([train_labels[s] for s in tr])
     n_tr = np.stack([train_network[s] for s in tr])
     n_te = np.stack([test_network[s] for s in te])
-    inputs = {"box_pk_ridge": (f_tr, f_te), "network_box": (np.hstack([n_tr, f_tr]), np.hstack([n_te, f_te]))}
+    s_tr = s_te = None
+    inputs = {"box_pk_ridge": (f_tr, f_te)}
     if train_stats is not None:
         s_tr = np.stack([train_stats[s] for s in tr])
         s_te = np.stack([test_stats[s] for s in te])
         inputs["box_stats_ridge"] = (np.hstack([f_tr, s_tr]), np.hstack([f_te, s_te]))
-        inputs["network_box"] = (np.hstack([n_tr, f_tr, s_tr]), np.hstack([n_te, f_te, s_te]))
-    out = {"sims": te, "alphas": {}}
+    inputs["network_box"] = (network_box_inputs(n_tr, f_tr, s_tr), network_box_inputs(n_te, f_te, s_te))
+    out = {"sims": te, "alphas": {}, "models": {}}
     for name, (x_tr, x_te) in inputs.items():
         model, chosen, _ = baselines.fit_ridge_cv(x_tr, y_tr, tr, alphas, n_folds)
         out[name] = model.predict(x_te)
         out["alphas"][name] = chosen.tolist()
+        out["models"][name] = model
     return out

@@ -7,9 +7,10 @@ reference's paired comparison with every other predictor (see
 :mod:`cosmoflow.evaluate.bootstrap`), at four levels: per sample (the network alone), sample
 level (the network + its sample's summary statistics,
 :mod:`cosmoflow.evaluate.sample_level`), per simulation
-(sample means) and simulation level (the network + whole-box band powers,
+(sample means) and simulation level (the network + whole-box band powers and mean statistics,
 :mod:`cosmoflow.evaluate.simulation_level`); predictions.csv and predictions_simulation.csv;
-the plots.
+combinations.json (the two combinations' fitted ridges, which predict applies:
+:mod:`cosmoflow.evaluate.combinations`); the plots.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ..data.reader import make_dataset, read_manifest
 from ..io import atomic_path
 from ..mmap_threshold import restore_mmap_threshold
 from ..model import heads
-from . import baselines, bootstrap, calibration, metrics, plots, sample_level, summaries
+from . import baselines, bootstrap, calibration, combinations, metrics, plots, sample_level, summaries
 
 log = logging.getLogger("cosmoflow.evaluate")
 
@@ -142,7 +143,7 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
     pred_tr, true_tr, ids_tr = predict(model, train_manifest, config["data"]["input_norm"])
     net_train = np.empty_like(pred_tr)
     net_train[sample_order(train, ids_tr, y_train, true_tr, train_manifest)] = pred_tr
-    network_stats, stats_alphas = sample_level.network_stats_estimates(
+    network_stats, stats_alphas, stats_model = sample_level.network_stats_estimates(
         net_train, sf_train, y_train, sims_train, pred, sf_test[idx], ev["ridge_alphas"], ev["cv_folds"])
 
     preds = {"network": pred, "mean": mean_pred[idx], "pk_ridge": pk_pred[idx], SUMMARY: summary_pred[idx],
@@ -195,6 +196,12 @@ def run(*, model: str, test_manifest: str, train_manifest: str, history: str, vo
         report["uncertainty"] = finite_or_null(widths["report"])
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+    with atomic_path(out / "combinations.json") as tmp:   # for predict (--combinations)
+        combinations.save(tmp, combinations.Combinations(
+            label_names=names, sample_side=side, box_side=float(config["simulation"]["box"]),
+            box_voxels=int(vox["n_voxels"]), pk_bins=n_bins, quantiles=tuple(quantiles),
+            model_sha256=tfrecord.sha256_file(model), network_stats=stats_model,
+            network_box=sim_level["models"]["network_box"]))
     with atomic_path(out / "predictions.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["sim", "subvolume", "z"] + [f"true_{n}" for n in names] + [f"pred_{n}" for n in names]
@@ -268,7 +275,8 @@ def simulation_level_estimates(net_train: np.ndarray, train: list, test: list, p
     ``net_train`` (n_train, L) in ``train``'s order, are what its ridge is fitted to).
     stats_* : (n, F) the samples' summary statistics in ``train`` / ``test`` order.
 
-    Returns {"sims", "true" (n, L), "predictions": {estimator: (n, L)}, "alphas"}.
+    Returns {"sims", "true" (n, L), "predictions": {estimator: (n, L)}, "alphas", "models"
+    (the fitted simulation-level ridges)}.
     """
     from cosmoflow.evaluate import simulation_level as sl
 
@@ -291,7 +299,8 @@ def simulation_level_estimates(net_train: np.ndarray, train: list, test: list, p
         raise RuntimeError(f"test simulations differ between the records and the boxes: {sims} vs {est['sims']}")
     predictions = {"network_box": est["network_box"], **{p: m[0] for p, m in means.items()},
                    "box_pk_ridge": est["box_pk_ridge"], "box_stats_ridge": est["box_stats_ridge"]}
-    return {"sims": sims, "true": true_sim, "predictions": predictions, "alphas": est["alphas"]}
+    return {"sims": sims, "true": true_sim, "predictions": predictions, "alphas": est["alphas"],
+            "models": est["models"]}
 
 
 def uncertainty(model: str | Path, cal_manifest: str | Path, mu: np.ndarray, sd: np.ndarray,

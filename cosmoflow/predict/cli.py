@@ -7,7 +7,8 @@ particle snapshot or a folder of them (positions [Mpc/h]; --box, --positions), a
 grid (V, V, V[, C]) (--voxel-size, --redshifts). Every input must have the geometry the network
 was trained on (voxel size, sample size, channels, redshifts, particles per voxel): otherwise
 the command stops with an error naming the input and the expected value. Output: one CSV row
-per sample and per input (docs/predict.md).
+per sample and per input (docs/predict.md); with --combinations results/evaluate/combinations.json
+also the evaluate stage's combinations of the network with the samples' statistics.
 """
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--calibration", metavar="METRICS_JSON",
                    help="evaluate's metrics.json of this network (gaussian head): widths "
                         "calibrated as evaluate's; without it the network's raw widths")
+    p.add_argument("--combinations", metavar="COMBINATIONS_JSON",
+                   help="evaluate's combinations.json of this network (results/evaluate/): adds "
+                        "the network + statistics estimate of every sample (network_stats_*) "
+                        "and the network + whole box estimate of every whole box "
+                        "(network_box_*), the evaluate stage's best estimates")
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                    help="samples per network call (default: %(default)s, evaluate's)")
     p.add_argument("--density-tolerance", type=float, default=DENSITY_TOLERANCE,
@@ -80,7 +86,7 @@ def main(argv=None) -> int:
     try:
         stage.run(args.run, args.inputs, args.out, manifest=args.manifest, options=options,
                   batch_size=args.batch_size, density_tolerance=args.density_tolerance,
-                  calibration=args.calibration)
+                  calibration=args.calibration, combinations=args.combinations)
     except (ValueError, OSError, KeyError) as err:
         print(f"cosmoflow.predict: ERROR: {err}", file=sys.stderr, flush=True)
         return EXIT_ERROR

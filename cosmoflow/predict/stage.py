@@ -2,15 +2,20 @@
 
 For each input: load its grid(s) (`cosmoflow.predict.inputs`), check the geometry against the
 training data (`cosmoflow.predict.geometry`), cut the pipeline's sub-volumes, run the network
-in evaluate's float path (`cosmoflow.predict.core`) and write one CSV row per sample and per
-input (`cosmoflow.predict.table`). Layout of the table and the errors: docs/predict.md.
+in evaluate's float path (`cosmoflow.predict.core`), apply evaluate's combinations of the network
+with the samples' statistics when given (`cosmoflow.evaluate.combinations`) and write one CSV
+row per sample and per input (`cosmoflow.predict.table`). Layout of the table and the errors:
+docs/predict.md.
 """
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
+from cosmoflow.data.tfrecord import sha256_file
+from cosmoflow.evaluate import combinations as combos_io
 from cosmoflow.predict import core, geometry, inputs, table, trained
 
 log = logging.getLogger("cosmoflow.predict")
@@ -23,10 +28,12 @@ def predict_input(model, run: trained.TrainedRun, path: str | Path,
                   options: inputs.Options = inputs.Options(), *,
                   batch_size: int = core.BATCH_SIZE,
                   density_tolerance: float = DENSITY_TOLERANCE,
-                  scales: tuple | None = None) -> list[table.InputResult]:
+                  scales: tuple | None = None,
+                  combos: combos_io.Combinations | None = None) -> list[table.InputResult]:
     """Estimates of one input (one result, or one per redshift for a one-channel network
     reading a folder); ValueError naming the input when it does not fit the network.
-    ``scales``: evaluate's (per-sample, per-simulation) width calibration, or None."""
+    ``scales``: evaluate's (per-sample, per-simulation) width calibration, or None.
+    ``combos``: evaluate's combinations of this network (``load_combinations``), or None."""
     out = []
     for grid in inputs.load(path, run.expected, options):
         geometry.check(grid, run.expected, density_tolerance)
@@ -41,15 +48,47 @@ def predict_input(model, run: trained.TrainedRun, path: str | Path,
             # raw widths' combination by the per-simulation scale s1
             input_scale = scales[1] / scales[0]
         out.append(table.InputResult(source=grid.source, redshifts=grid.redshifts, estimates=est,
-                                     input_scale=input_scale))
+                                     input_scale=input_scale,
+                                     combined=None if combos is None else combine(combos, grid, x, est)))
     return out
+
+
+def combine(combos: combos_io.Combinations, grid: inputs.Grid, samples, est: core.Estimates
+            ) -> table.Combined:
+    """Evaluate's combinations on one input: ``network_stats`` for every sample; ``network_box``
+    for the input when it is a whole box of the training geometry (else None, logged)."""
+    stats = combos.sample_statistics(samples)
+    per_sample = combos.per_sample(est.mean, stats)
+    why_not = combos.box_fits(grid.counts.shape, grid.voxel_size, stats.shape[1])
+    if why_not:
+        log.warning("%s: no network_box estimate: %s", grid.source, why_not)
+        return table.Combined(per_sample=per_sample, per_input=None)
+    return table.Combined(per_sample=per_sample, per_input=combos.per_box(est.mean, grid.counts, stats))
+
+
+def load_combinations(path: str | Path, run: trained.TrainedRun) -> combos_io.Combinations:
+    """Evaluate's combinations.json of this run's network; ValueError naming the file when it
+    was fitted to another network, other labels or samples of another size."""
+    combos = combos_io.load(path)
+    if combos.model_sha256 != sha256_file(run.model_path):
+        raise ValueError(f"{path}: fitted to the estimates of another network than "
+                         f"{run.model_path} (model sha256 {combos.model_sha256[:12]}...): use the "
+                         "combinations.json of the evaluate stage of this run")
+    if combos.label_names != run.label_names:
+        raise ValueError(f"{path}: labels {combos.label_names}, the network's are {run.label_names}")
+    side = run.expected.sample_side * run.expected.voxel_size
+    if not math.isclose(combos.sample_side, side, rel_tol=1e-9):
+        raise ValueError(f"{path}: samples of {combos.sample_side:g} Mpc/h, the network's are "
+                         f"{side:g} Mpc/h")
+    return combos
 
 
 def run(run_path: str | Path, input_paths: list[str | Path], out: str | Path, *,
         manifest: str | Path | None = None, options: inputs.Options = inputs.Options(),
         batch_size: int = core.BATCH_SIZE,
         density_tolerance: float = DENSITY_TOLERANCE,
-        calibration: str | Path | None = None) -> list[table.InputResult]:
+        calibration: str | Path | None = None,
+        combinations: str | Path | None = None) -> list[table.InputResult]:
     """Predict every input with the trained run at ``run_path`` and write the table to ``out``.
 
     Parameters
@@ -63,6 +102,8 @@ def run(run_path: str | Path, input_paths: list[str | Path], out: str | Path, *,
     density_tolerance : relative tolerance on the mean count per voxel.
     calibration : evaluate's metrics.json of this network (a gaussian head): its widths are
         rescaled as evaluate's (per sample, and per input as per simulation); None: raw widths.
+    combinations : evaluate's combinations.json of this network: adds the ``network_stats``
+        (per sample) and ``network_box`` (per whole box) estimates; None: the network's only.
     """
     if not input_paths:
         raise ValueError("no inputs given")
@@ -72,11 +113,12 @@ def run(run_path: str | Path, input_paths: list[str | Path], out: str | Path, *,
              tr.manifest_path)
     model = trained.load_model(tr)
     scales = None if calibration is None else trained.calibration_scales(calibration, tr.label_names)
+    combos = None if combinations is None else load_combinations(combinations, tr)
     results = []
     for path in input_paths:
         t0 = time.perf_counter()
         for r in predict_input(model, tr, path, options, batch_size=batch_size,
-                               density_tolerance=density_tolerance, scales=scales):
+                               density_tolerance=density_tolerance, scales=scales, combos=combos):
             mean, _ = table.input_summary(r.estimates)
             log.info("%s (z = %s): %d samples in %.1f s, mean estimate %s", r.source,
                      " ".join(f"{z:g}" for z in r.redshifts), len(r.estimates.mean),

@@ -20,6 +20,7 @@ rule evaluate:
         metrics=report(f"{RESULTS}/evaluate/metrics.json", caption="../report/metrics.rst", category="Evaluation"),
         predictions=f"{RESULTS}/evaluate/predictions.csv",
         predictions_simulation=f"{RESULTS}/evaluate/predictions_simulation.csv",
+        combinations=f"{RESULTS}/evaluate/combinations.json",  # the combinations, for predict
         loss=report(f"{RESULTS}/evaluate/loss.png", caption="../report/loss.rst", category="Training"),
         scatter=report(f"{RESULTS}/evaluate/pred_vs_true.png", caption="../report/pred_vs_true.rst", category="Evaluation"),
         errors=report(f"{RESULTS}/evaluate/errors.png", caption="../report/errors.rst", category="Evaluation"),

@@ -1,7 +1,8 @@
 # Predict: the trained network on inputs of your own (docs/predict.md). `snakemake predict`
 # runs it over the folder predict.inputs (each entry one input) into
-# {RESULTS}/predict/predictions.csv. Not a stage: no STAGE_OUTPUTS entry, so the default target
-# never runs it. Uses RESULTS and without_threads() from common.smk.
+# {RESULTS}/predict/predictions.csv, with evaluate's combinations (so after the evaluate
+# stage). Not a stage: no STAGE_OUTPUTS entry, so the default target never runs it. Uses
+# RESULTS and without_threads() from common.smk.
 
 PREDICT_SUFFIXES = (".h5", ".hdf5", ".npy")
 
@@ -40,6 +41,9 @@ rule predict:
         # a gaussian head's widths are calibrated as evaluate calibrated them (GAUSSIAN:
         # evaluate.smk)
         **({"calibration": f"{RESULTS}/evaluate/metrics.json"} if GAUSSIAN else {}),
+        # evaluate's combinations of the network with the samples' statistics (network_stats
+        # per sample, network_box per whole box): the stage's best estimates
+        combinations=f"{RESULTS}/evaluate/combinations.json",
     output:
         f"{RESULTS}/predict/predictions.csv",
     log:

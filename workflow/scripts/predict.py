@@ -16,4 +16,4 @@ run(Path(sm.input.model).parent, list(sm.params.entries), sm.output[0], manifest
     options=Options(voxel_size=o["voxel_size"], box=o["box"], positions=o["positions"],
                     redshifts=None if o["redshifts"] is None else tuple(o["redshifts"])),
     batch_size=o["batch_size"], density_tolerance=o["density_tolerance"],
-    calibration=sm.input.get("calibration"))
+    calibration=sm.input.get("calibration"), combinations=sm.input.get("combinations"))
