@@ -25,36 +25,25 @@ def network_stats_inputs(net: np.ndarray, stats: np.ndarray) -> np.ndarray:
     return np.hstack([np.asarray(net, np.float64), np.asarray(stats, np.float64)])
 
 
-def fit_network_stats(net_train: np.ndarray, stats_train: np.ndarray, y_train: np.ndarray,
-                      sims_train: Sequence, alphas: Sequence[float], n_folds: int
-                      ) -> tuple[baselines.RidgePk, np.ndarray]:
-    """The ridge on [network prediction, statistics], fitted on the training split.
-
-    net_train : (n, L) the network's predictions (physical units), row for row with stats_train
-        and y_train.
-    stats_train : (n, F) the samples' statistics (``summaries.summary_features``; columns that
-        are not finite in every training sample are left out, as ``baselines.RidgePk`` does).
-    y_train : (n, L) labels; sims_train : (n,) their simulations (CV groups).
-    Returns (the model, refitted on every training sample; (L,) the penalties chosen).
-    """
-    if np.shape(net_train) != np.shape(y_train) or len(stats_train) != len(y_train):
-        raise ValueError(f"network predictions {np.shape(net_train)}, statistics "
-                         f"{np.shape(stats_train)} and labels {np.shape(y_train)} must have one "
-                         "row per sample")
-    model, chosen, _ = baselines.fit_ridge_cv(network_stats_inputs(net_train, stats_train), y_train,
-                                              sims_train, alphas, n_folds)
-    return model, chosen
-
-
 def network_stats_estimates(net_train: np.ndarray, stats_train: np.ndarray, y_train: np.ndarray,
                             sims_train: Sequence, net_test: np.ndarray, stats_test: np.ndarray,
                             alphas: Sequence[float], n_folds: int
                             ) -> tuple[np.ndarray, np.ndarray, baselines.RidgePk]:
-    """Per-sample estimates of the ridge on [network prediction, statistics] for the test samples
-    (``fit_network_stats``; net_test (n_test, L) and stats_test (n_test, F) row for row).
-    Returns ((n_test, L) estimates, (L,) the penalties chosen, the fitted model)."""
-    if len(net_test) != len(stats_test):
-        raise ValueError(f"network predictions {np.shape(net_test)} and statistics "
-                         f"{np.shape(stats_test)} of the test samples must have one row per sample")
-    model, chosen = fit_network_stats(net_train, stats_train, y_train, sims_train, alphas, n_folds)
+    """Per-sample estimates of the ridge on [network prediction, statistics] for the test samples.
+
+    net_* : (n, L) the network's predictions (physical units), row for row with stats_* and y_*.
+    stats_* : (n, F) the samples' statistics (``summaries.summary_features``; columns that are
+        not finite in every training sample are left out, as ``baselines.RidgePk`` does).
+    y_train : (n_train, L) labels; sims_train : (n_train,) their simulations (CV groups).
+    Returns ((n_test, L) estimates, (L,) the penalties chosen, the model fitted on every
+    training sample).
+    """
+    net_train, net_test = np.asarray(net_train, np.float64), np.asarray(net_test, np.float64)
+    if (net_train.shape != np.shape(y_train) or len(net_test) != len(stats_test)
+            or len(stats_train) != len(y_train)):
+        raise ValueError(f"network predictions {net_train.shape} / {net_test.shape}, statistics "
+                         f"{np.shape(stats_train)} / {np.shape(stats_test)} and labels "
+                         f"{np.shape(y_train)} must have one row per sample")
+    model, chosen, _ = baselines.fit_ridge_cv(network_stats_inputs(net_train, stats_train), y_train,
+                                              sims_train, alphas, n_folds)
     return model.predict(network_stats_inputs(net_test, stats_test)), chosen, model

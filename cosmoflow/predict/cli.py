@@ -61,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="evaluate's combinations.json of this network (results/evaluate/): adds "
                         "the network + statistics estimate of every sample (network_stats_*) "
                         "and the network + whole box estimate of every whole box "
-                        "(network_box_*), the evaluate stage's best estimates")
+                        "(network_box_*), the estimates evaluate reports as ours")
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                    help="samples per network call (default: %(default)s, evaluate's)")
     p.add_argument("--density-tolerance", type=float, default=DENSITY_TOLERANCE,
