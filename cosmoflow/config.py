@@ -91,7 +91,8 @@ def fill_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:
 
 #: Options whose "off" value is their absence: a config giving that value is the same config as
 #: one without the key (same rule parameters, so results made before the option keep theirs).
-OFF_IS_ABSENT = {("model", "power_bins"): 0, ("model", "power_into"): "head", ("model", "moments"): False}
+OFF_IS_ABSENT = {("model", "power_bins"): 0, ("model", "power_into"): "head", ("model", "moments"): False,
+                 ("model", "global_pooling"): "mean"}
 
 
 def canonical(config: dict) -> dict:

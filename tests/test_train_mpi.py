@@ -269,6 +269,20 @@ def test_light_with_moments_trains_under_mpi_standardised_by_the_whole_split(tmp
     np.testing.assert_allclose(np.sqrt(np.ravel(layer.variance)), std, rtol=1e-5)
 
 
+def test_light_with_mean_std_pooling_trains_under_mpi_with_ranks_in_step(tmp_path):
+    """model.global_pooling: mean_std trains under real MPI with the ranks in step, and the
+    saved model (reloaded through the stages' loader) pools by mean and spread."""
+    from cosmoflow.model.power_features import load
+
+    proc = run_train(2, tmp_path, *common(epochs=2), *PRESET_SETS["light"],
+                     "--set", "model.global_pooling=mean_std", "--set", "train.batch_per_rank=4",
+                     "--check-sync")
+    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
+    assert all(np.isfinite(r["val_loss"]) for r in history(tmp_path))
+    model = load(tmp_path / "model.keras")
+    assert type(model.get_layer("global_pool")).__name__ == "GlobalMeanStd"
+
+
 def test_recipe_options_two_ranks_batch1_equal_one_rank_batch2(tmp_path):
     """SGD + momentum + weight decay + warm-up + cosine + clipping + standardisation + the
     gaussian head's NLL: the optimizer sees the averaged gradient, so 2 ranks x 1 == 1 rank x 2

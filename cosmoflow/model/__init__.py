@@ -44,8 +44,9 @@ def check_model(model_cfg: dict) -> None:
 def check_power_bins(model_cfg: dict) -> None:
     """Raise ValueError naming ``model.power_bins`` unless it is 0 / absent or the preset is
     light (the one whose head takes the power branch), naming ``model.power_into`` unless it
-    is a destination, and one that needs the branch only with the branch on, or naming
-    ``model.moments`` when it is on for another preset than light."""
+    is a destination, and one that needs the branch only with the branch on, naming
+    ``model.moments`` when it is on for another preset than light, or naming
+    ``model.global_pooling`` unless it is a kind and, other than "mean", for the light preset."""
     n = model_cfg.get("power_bins") or 0
     if check_power_into(model_cfg.get("power_into")) == "output" and not n:
         raise ValueError("model.power_into = 'output': the power branch is off (model.power_bins "
@@ -56,6 +57,12 @@ def check_power_bins(model_cfg: dict) -> None:
     if model_cfg.get("moments") and model_cfg.get("preset", "paper") != "light":
         raise ValueError(f"model.moments = true: only the light preset takes the moments' branch "
                          f"(model.preset is {model_cfg.get('preset', 'paper')!r}); use false")
+    from cosmoflow.model import global_pooling
+
+    kind = global_pooling.check(model_cfg.get("global_pooling"))
+    if kind != "mean" and model_cfg.get("preset", "paper") != "light":
+        raise ValueError(f"model.global_pooling = {kind!r}: only the light preset pools globally "
+                         f"(model.preset is {model_cfg.get('preset', 'paper')!r}); leave it out")
     if n and model_cfg.get("input_size"):
         from cosmoflow.model.power_features import shell_bins
 
@@ -80,6 +87,7 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                 input_mean=None, input_std=None, power_bins: int | None = None,
                 power_into: str | None = None, power_mean=None, power_std=None,
                 moments: bool = False, moments_mean=None, moments_std=None,
+                global_pooling: str | None = None,
                 input_norm: str = "log1p") -> "keras.Model":
     """Build a preset network (uncompiled Keras model, float32, channels last).
 
@@ -118,6 +126,10 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
         (cosmoflow.model.moments), standardised by ``moments_mean`` / ``moments_std`` (the
         training split's statistics of the 2 n_channels features), join the conv features
         (and the power branch, if any) before the dense head; light preset only.
+    global_pooling : str, optional
+        How the last conv block is pooled: "mean" (None: global average pooling) or
+        "mean_std" (each feature's mean and standard deviation over the positions,
+        cosmoflow.model.global_pooling); light preset only.
     input_norm : str
         ``data.input_norm`` of the inputs ("log1p" or "mean"): how the power branch recovers
         the counts; unused without it.
@@ -166,6 +178,9 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
         m = moments_mod.branch(x_in, moments_mean, moments_std)
         extra["extra"] = (keras.layers.Concatenate(name="extra_features")([extra["extra"], m])
                           if "extra" in extra else m)
+    if global_pooling not in (None, "mean"):
+        check_power_bins({"preset": cfg["preset"], "global_pooling": global_pooling})
+        extra["global_pooling"] = global_pooling
     y = PRESETS[cfg["preset"]].build(x, heads.n_outputs(head, n_outputs), **extra,
                                      conv_filters=list(cfg["conv_filters"]),
                                      dense=list(cfg["dense"]), leaky_slope=float(leaky_slope),

@@ -3,7 +3,8 @@ average pooling), the kind of network that learns Omega_M and sigma_8 from 32^3 
 2 Mpc/h voxels on a workstation (../docs/model.md, "Presets").
 
 One block per entry of ``conv_filters``: Conv3D 3^3 "same" without bias -> BatchNormalization
--> LeakyReLU, a 2^3 max pool after every block but the last; global average pooling; the
+-> LeakyReLU, a 2^3 max pool after every block but the last; global average pooling (or, with
+``model.global_pooling: mean_std``, the features' mean and spread: ``global_pooling``); the
 hidden Dense layers (leaky ReLU, dropout); a linear output.
 """
 from __future__ import annotations
@@ -23,24 +24,25 @@ def check(input_size: int, conv_filters: list[int], **_) -> None:
 
 def build(x, n_outputs: int, *, conv_filters: list[int],
           dense: list[int], leaky_slope: float, batch_norm: bool, bn_momentum: float,
-          dropout: float, pooling: str, extra=None):
+          dropout: float, pooling: str, extra=None, global_pooling: str | None = None):
     """The light network; the output tensor [B, n_outputs] of input ``x``.
 
     Parameters as ``cosmoflow.model.paper.build``; ``extra`` (optional [B, F] tensor: the
     power-spectrum branch, the moments' branch, or both) is concatenated to the pooled conv
-    features before the dense head.
+    features before the dense head; ``global_pooling`` ("mean" for None, or "mean_std") is how
+    the last block is pooled (``cosmoflow.model.global_pooling``).
     """
     check(int(x.shape[1]), conv_filters)
     import keras
 
-    from cosmoflow.model import blocks
+    from cosmoflow.model import blocks, global_pooling as gp
 
     last = len(conv_filters)
     for i, f in enumerate(conv_filters, start=1):
         x = blocks.conv(x, i, f, KERNEL, batch_norm=batch_norm, bn_momentum=bn_momentum,
                         leaky_slope=leaky_slope,
                         pool=None if i == last else (pooling, f"pool{i}"))
-    x = keras.layers.GlobalAveragePooling3D(name="global_pool")(x)
+    x = gp.pool(x, global_pooling)
     if extra is not None:
         x = keras.layers.Concatenate(name="with_power")([x, extra])
     x = blocks.dense_head(x, dense, leaky_slope=leaky_slope, dropout=dropout)

@@ -133,12 +133,13 @@ def feature_statistics(batches, n_bins: int, inverse: str) -> tuple[list[float],
 
 
 def load(path):
-    """``keras.models.load_model(path, compile=False)`` with this module's layer and
-    ``cosmoflow.model.moments``' registered."""
+    """``keras.models.load_model(path, compile=False)`` with this module's layer,
+    ``cosmoflow.model.moments``' and ``cosmoflow.model.global_pooling``'s registered."""
     import keras
 
-    from cosmoflow.model import moments
+    from cosmoflow.model import global_pooling, moments
 
     layer_class()
     moments.layer_class()
+    global_pooling.layer_class()
     return keras.models.load_model(path, compile=False)
