@@ -110,6 +110,21 @@ def fill_section_defaults(sections: dict, schema_path: str | Path = SCHEMA) -> d
     return {k: filled[k] for k in sections}
 
 
+def apply_sets(config: dict, sets: list[str]) -> dict:
+    """Apply ``--set SECTION.KEY=VALUE`` overrides to ``config`` in place (VALUE read as YAML;
+    the last one of a key wins) and return it. ValueError for an item not of that form,
+    KeyError naming the key for one that is neither in the config nor in its section's schema."""
+    for item in sets:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot:
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        if section not in config or (name not in config[section] and name not in section_keys(section)):
+            raise KeyError(f"--set {item!r}: no key {key!r} in the configuration")
+        config[section][name] = yaml.safe_load(value)
+    return config
+
+
 def cross_check(config: dict) -> list[str]:
     """Checks that span several keys (the schema checks each key alone)."""
     errs: list[str] = []

@@ -52,18 +52,6 @@ def build_records(cfg: dict, voxels: Path, redshifts: list[float], out: Path) ->
     return paths
 
 
-def set_value(sets: list[str], key: str, default):
-    """The value ``--set key=VALUE`` gives ``key`` (the last one wins; YAML as the train CLI
-    reads it), else ``default``: what the run trained with."""
-    import yaml
-
-    for item in sets:
-        k, sep, value = item.partition("=")
-        if sep and k == key:
-            default = yaml.safe_load(value)
-    return default
-
-
 def per_simulation_rmse(model: Path, manifest: Path, input_norm: str) -> dict[str, float]:
     """RMSE (physical units) of the per-simulation mean prediction on a split, per label."""
     import numpy as np
@@ -124,7 +112,8 @@ def main() -> int:
            "cosmoflow.train", "--config-json", json.dumps(sections), *sets,
            "--train-manifest", str(man["train"]), "--val-manifest", str(man["val"]),
            "--out", str(run_dir), "--ranks", str(ranks), "--resume"]
-    input_norm = set_value(args.set, "data.input_norm", cfg["data"]["input_norm"])
+    # what the run trains with: the config under the same --set overrides the train CLI applies
+    input_norm = cfgmod.apply_sets(json.loads(json.dumps(cfg)), args.set)["data"]["input_norm"]
     if args.rescore:
         with open(out / "ablation.csv", newline="") as fh:
             row = next(r for r in csv.DictReader(fh) if r["name"] == args.name)

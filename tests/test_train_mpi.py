@@ -215,17 +215,24 @@ def test_mlperf_preset_trains_under_mpi_with_ranks_in_step(tmp_path):
     assert model.name == "cosmoflow_mlperf"
 
 
+def _train_light_in_step(out, *sets):
+    """Train the light preset with ``--set`` items ``sets`` (2 epochs, 2 ranks x 4, with
+    --check-sync) under real MPI; assert the ranks stayed in step and every validation loss is
+    finite; return the process and the saved model reloaded through the stages' loader."""
+    from cosmoflow.model.power_features import load
+
+    set_args = [a for item in sets for a in ("--set", item)]
+    proc = run_train(2, out, *common(epochs=2), *PRESET_SETS["light"], *set_args,
+                     "--set", "train.batch_per_rank=4", "--check-sync")
+    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
+    assert all(np.isfinite(r["val_loss"]) for r in history(out))
+    return proc, load(out / "model.keras")
+
+
 def test_light_with_power_input_trains_under_mpi_with_ranks_in_step(tmp_path):
     """model.power_bins: the in-graph P(k) branch trains with the ranks in step and is saved
     with the model (the saved model reloads through the stages' loader)."""
-    from cosmoflow.model.power_features import load
-
-    proc = run_train(2, tmp_path, *common(epochs=2), *PRESET_SETS["light"],
-                     "--set", "model.power_bins=4", "--set", "train.batch_per_rank=4",
-                     "--check-sync")
-    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
-    assert all(np.isfinite(r["val_loss"]) for r in history(tmp_path))
-    model = load(tmp_path / "model.keras")
+    _, model = _train_light_in_step(tmp_path, "model.power_bins=4")
     assert model.get_layer("shell_power").n_bins == 4
 
 
@@ -254,14 +261,9 @@ def test_light_with_moments_trains_under_mpi_standardised_by_the_whole_split(tmp
     whole training split, the ranks train in step, and the saved model (reloaded through the
     stages' loader) carries those statistics."""
     from cosmoflow.model import moments
-    from cosmoflow.model.power_features import load
 
-    proc = run_train(2, tmp_path, *common(epochs=2), *PRESET_SETS["light"],
-                     "--set", "model.moments=true", "--set", "train.batch_per_rank=4", "--check-sync")
-    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
+    proc, model = _train_light_in_step(tmp_path, "model.moments=true")
     assert "moment features' standardisation (training split, 2 features)" in proc.stderr
-    assert all(np.isfinite(r["val_loss"]) for r in history(tmp_path))
-    model = load(tmp_path / "model.keras")
     x, y = synthetic_arrays(N_TRAIN, 16, int(CONFIG["data"]["seed"]))
     mean, std = moments.feature_statistics([(x, y)])
     layer = model.get_layer("channel_moments_std")
@@ -272,14 +274,7 @@ def test_light_with_moments_trains_under_mpi_standardised_by_the_whole_split(tmp
 def test_light_with_mean_std_pooling_trains_under_mpi_with_ranks_in_step(tmp_path):
     """model.global_pooling: mean_std trains under real MPI with the ranks in step, and the
     saved model (reloaded through the stages' loader) pools by mean and spread."""
-    from cosmoflow.model.power_features import load
-
-    proc = run_train(2, tmp_path, *common(epochs=2), *PRESET_SETS["light"],
-                     "--set", "model.global_pooling=mean_std", "--set", "train.batch_per_rank=4",
-                     "--check-sync")
-    assert "weights identical on all 2 ranks after each of 16 checked steps" in proc.stderr
-    assert all(np.isfinite(r["val_loss"]) for r in history(tmp_path))
-    model = load(tmp_path / "model.keras")
+    _, model = _train_light_in_step(tmp_path, "model.global_pooling=mean_std")
     assert type(model.get_layer("global_pool")).__name__ == "GlobalMeanStd"
 
 

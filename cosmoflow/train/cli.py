@@ -78,18 +78,11 @@ def load_config(args: argparse.Namespace) -> dict:
         if section not in cfg:
             raise KeyError(f"configuration has no {section!r} section (give --config or "
                            "--config-json)")
-    from cosmoflow.config import ConfigError, fill_section_defaults, section_errors, section_keys
+    from cosmoflow.config import ConfigError, apply_sets, fill_section_defaults, section_errors
 
     # schema defaults first (a key the config file leaves out can still be --set)
     cfg.update(fill_section_defaults({k: cfg[k] for k in ("model", "train", "data")}))
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot:
-            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        if section not in cfg or (name not in cfg[section] and name not in section_keys(section)):
-            raise KeyError(f"--set {item!r}: no key {key!r} in the configuration")
-        cfg[section][name] = yaml.safe_load(value)
+    apply_sets(cfg, args.set)
     errs = section_errors({k: cfg[k] for k in ("model", "train", "data")})
     if errs:  # e.g. --set train.lr=2e-4: YAML 1.1 reads that as a string (write 2.0e-4)
         raise ConfigError("invalid training configuration:\n" + "\n".join(f"  {e}" for e in errs))
