@@ -92,7 +92,7 @@ def fill_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:
 #: Options whose "off" value is their absence: a config giving that value is the same config as
 #: one without the key (same rule parameters, so results made before the option keep theirs).
 OFF_IS_ABSENT = {("model", "power_bins"): 0, ("model", "power_into"): "head", ("model", "moments"): False,
-                 ("model", "global_pooling"): "mean"}
+                 ("model", "global_pooling"): "mean", ("model", "summary_term"): None}
 
 
 def canonical(config: dict) -> dict:
@@ -153,6 +153,11 @@ def cross_check(config: dict) -> list[str]:
 
         try:
             check_model(model)
+            if model.get("summary_term") is not None:
+                from cosmoflow.model import summary_term
+
+                summary_term.check(model["summary_term"], preset=model.get("preset", "paper"),
+                                   input_norm=config.get("data", {}).get("input_norm", "log1p"))
         except ValueError as err:
             errs.append(str(err))
     return errs

@@ -87,7 +87,8 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                 input_mean=None, input_std=None, power_bins: int | None = None,
                 power_into: str | None = None, power_mean=None, power_std=None,
                 moments: bool = False, moments_mean=None, moments_std=None,
-                global_pooling: str | None = None,
+                global_pooling: str | None = None, summary_term: dict | None = None,
+                summary_ridge: dict | None = None,
                 input_norm: str = "log1p") -> "keras.Model":
     """Build a preset network (uncompiled Keras model, float32, channels last).
 
@@ -130,6 +131,11 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
         How the last conv block is pooled: "mean" (None: global average pooling) or
         "mean_std" (each feature's mean and standard deviation over the positions,
         cosmoflow.model.global_pooling); light preset only.
+    summary_term : dict, optional
+        ``model.summary_term`` (cosmoflow.model.summary_term): the fitted ridge
+        ``summary_ridge`` (a ``RidgePk.state()`` of the training split's summary statistics)
+        on the sample's in-graph summary statistics is added to the output, whose layer
+        then starts at zero (the network starts as the ridge); light preset only.
     input_norm : str
         ``data.input_norm`` of the inputs ("log1p" or "mean"): how the power branch recovers
         the counts; unused without it.
@@ -181,6 +187,16 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
     if global_pooling not in (None, "mean"):
         check_power_bins({"preset": cfg["preset"], "global_pooling": global_pooling})
         extra["global_pooling"] = global_pooling
+    fixed = None
+    if summary_term is not None:
+        from cosmoflow.model import summary_term as term_mod
+
+        term_mod.check(summary_term, preset=cfg["preset"], input_norm=input_norm)
+        if summary_ridge is None:
+            raise ValueError("model.summary_term needs the ridge fitted on the training split "
+                             "(summary_ridge)")
+        fixed = term_mod.term(x_in, summary_term, summary_ridge, heads.n_outputs(head, n_outputs))
+        extra["zero_output"] = True
     y = PRESETS[cfg["preset"]].build(x, heads.n_outputs(head, n_outputs), **extra,
                                      conv_filters=list(cfg["conv_filters"]),
                                      dense=list(cfg["dense"]), leaky_slope=float(leaky_slope),
@@ -189,4 +205,6 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
                                      dropout=float(cfg["dropout"]), pooling=cfg["pooling"])
     if linear is not None:
         y = keras.layers.Add(name="with_power_linear")([y, linear])
+    if fixed is not None:
+        y = keras.layers.Add(name="with_summary_term")([y, fixed])
     return keras.Model(x_in, y, name=f"cosmoflow_{cfg['preset']}")

@@ -24,13 +24,16 @@ def check(input_size: int, conv_filters: list[int], **_) -> None:
 
 def build(x, n_outputs: int, *, conv_filters: list[int],
           dense: list[int], leaky_slope: float, batch_norm: bool, bn_momentum: float,
-          dropout: float, pooling: str, extra=None, global_pooling: str | None = None):
+          dropout: float, pooling: str, extra=None, global_pooling: str | None = None,
+          zero_output: bool = False):
     """The light network; the output tensor [B, n_outputs] of input ``x``.
 
     Parameters as ``cosmoflow.model.paper.build``; ``extra`` (optional [B, F] tensor: the
     power-spectrum branch, the moments' branch, or both) is concatenated to the pooled conv
     features before the dense head; ``global_pooling`` ("mean" for None, or "mean_std") is how
-    the last block is pooled (``cosmoflow.model.global_pooling``).
+    the last block is pooled (``cosmoflow.model.global_pooling``); ``zero_output`` starts the
+    output layer at zero (a fixed term added after it is then the untrained model's output:
+    ``model.summary_term``).
     """
     check(int(x.shape[1]), conv_filters)
     import keras
@@ -46,4 +49,5 @@ def build(x, n_outputs: int, *, conv_filters: list[int],
     if extra is not None:
         x = keras.layers.Concatenate(name="with_power")([x, extra])
     x = blocks.dense_head(x, dense, leaky_slope=leaky_slope, dropout=dropout)
-    return keras.layers.Dense(int(n_outputs), name="output")(x)
+    init = "zeros" if zero_output else "glorot_uniform"
+    return keras.layers.Dense(int(n_outputs), kernel_initializer=init, name="output")(x)

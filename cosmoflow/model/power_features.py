@@ -134,12 +134,15 @@ def feature_statistics(batches, n_bins: int, inverse: str) -> tuple[list[float],
 
 def load(path):
     """``keras.models.load_model(path, compile=False)`` with this module's layer,
-    ``cosmoflow.model.moments``' and ``cosmoflow.model.global_pooling``'s registered."""
+    ``cosmoflow.model.moments``', ``cosmoflow.model.global_pooling``'s and
+    ``cosmoflow.model.summary_term``'s registered."""
     import keras
 
-    from cosmoflow.model import global_pooling, moments
+    from cosmoflow.model import global_pooling, moments, summary_term
 
     layer_class()
     moments.layer_class()
     global_pooling.layer_class()
+    summary_term.layer_class()
+    summary_term.ridge_class()
     return keras.models.load_model(path, compile=False)

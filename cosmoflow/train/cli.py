@@ -187,8 +187,22 @@ def prepare(args, cfg: dict, dist):
         stats.update(power_statistics(train_src, model_cfg, dcfg["input_norm"]))
     if model_cfg.get("moments"):
         stats.update(moment_statistics(train_src))
+    if model_cfg.get("summary_term") is not None:
+        from cosmoflow.train import label_shift
+
+        fitted = summary_ridge(train_src, model_cfg["summary_term"], dist)
+        stats["summary_ridge"] = fitted.state
+        train_src = label_shift.shifted(train_src, fitted.keys, fitted.shift)
     model = build_model(**model_cfg, n_outputs=len(train_src.label_names), **stats,
                         input_norm=dcfg["input_norm"])
+    if settings.init_from:
+        from cosmoflow.train import warm_start
+
+        skip = ("output",) if model_cfg.get("summary_term") is not None else ()
+        copied = warm_start.copy_weights(model, settings.init_from, skip=skip)
+        logging.getLogger("cosmoflow.train").info(
+            "train.init_from %s: weights of %d layers copied (%s)%s", settings.init_from,
+            len(copied), ", ".join(copied), "; output starts at zero" if skip else "")
     return model, model_cfg, settings, train_src, val_src
 
 
@@ -211,6 +225,23 @@ def moment_statistics(train_src) -> dict:
     mean, std = whole_split_statistics(train_src, moments.feature_statistics,
                                        option="model.moments", features="moment")
     return {"moments_mean": mean, "moments_std": std}
+
+
+def summary_ridge(train_src, term_cfg: dict, dist):
+    """The summary term fitted by rank 0 on every training sample and broadcast
+    (``summary_term.Fitted``: the ridge the model carries and each sample's out-of-fold
+    shift), so every rank builds the same term and trains on the same targets whatever the
+    number of ranks. ValueError naming ``model.summary_term`` when the data source cannot give
+    the whole split with its simulations."""
+    from cosmoflow.model import summary_term
+
+    if train_src.make_all is None:
+        raise ValueError("model.summary_term needs the whole training split, which this data "
+                         "source cannot give")
+    fitted = None
+    if dist.rank == 0:
+        fitted = summary_term.fit(train_src.make_all(with_ids=True), term_cfg)
+    return dist.bcast(fitted)
 
 
 def whole_split_statistics(train_src, statistics, *, option: str, features: str):
@@ -238,6 +269,10 @@ def _run(args, cfg: dict, dist) -> int:
              dist.size, settings.batch_per_rank, settings.threads_per_rank, model.count_params(),
              train_src.n_samples, os.getpid())
     inputs = runs.inputs_of(args.train_manifest, args.val_manifest, args.synthetic)
+    if settings.init_from:   # the starting weights are an input of the run
+        from cosmoflow.train.warm_start import digest
+
+        inputs["init_from"] = digest(settings.init_from)
     out, resume, run_dir = args.out, args.resume, None
     if args.runs:
         ident = runs.identity(model_cfg, cfg["data"], cfg["train"], inputs)

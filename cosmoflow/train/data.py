@@ -26,7 +26,8 @@ class DataSource:
     Attributes
     ----------
     make : callable
-        ``make(epoch) -> tf.data.Dataset`` of this rank's batches for that epoch.
+        ``make(epoch) -> tf.data.Dataset`` of this rank's batches for that epoch (the
+        TFRecords source's also takes ``with_ids``: a third element, the reader's ids).
     n_samples : int
         Samples in the whole split (all ranks).
     label_names : list of str
@@ -39,18 +40,20 @@ class DataSource:
         Per-channel mean and standard deviation of the (normalised) input over the split:
         what ``data.standardize`` applies, taken from the training split.
     make_all : callable, optional
-        ``make_all() -> tf.data.Dataset`` of every sample of the split (all ranks'), in file
-        order, not augmented: for statistics over the split that must not depend on the
-        number of ranks (``model.power_into: output``).
+        ``make_all(with_ids=False) -> tf.data.Dataset`` of every sample of the split (all
+        ranks'), in file order, not augmented: for statistics over the split that must not
+        depend on the number of ranks (``model.power_into: output``); ``with_ids`` adds a
+        third element, a dict whose "sim" is each sample's simulation (``model.summary_term``'s
+        folds).
     """
 
-    make: Callable[[int], tf.data.Dataset]
+    make: Callable[..., tf.data.Dataset]
     n_samples: int
     label_names: list[str]
     label_norm: dict = field(default_factory=dict)
     n_channels: int = 1
     channel_stats: tuple[list[float], list[float]] | None = None
-    make_all: Callable[[], tf.data.Dataset] | None = None
+    make_all: Callable[..., tf.data.Dataset] | None = None
 
 
 def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size: int,
@@ -77,14 +80,16 @@ def from_manifest(manifest_path: str, *, rank: int, world_size: int, batch_size:
             "shuffle_buffer" in inspect.signature(reader.make_dataset).parameters:
         extra["shuffle_buffer"] = int(shuffle_buffer)
 
-    def make(epoch: int) -> tf.data.Dataset:
+    def make(epoch: int, with_ids: bool = False) -> tf.data.Dataset:
         return reader.make_dataset(manifest_path, rank=rank, world_size=world_size,
                                    batch_size=batch_size, shuffle=shuffle, augment=augment,
-                                   input_norm=input_norm, seed=seed, epoch=epoch, **extra)
+                                   input_norm=input_norm, seed=seed, epoch=epoch,
+                                   with_ids=with_ids, **extra)
 
-    def make_all() -> tf.data.Dataset:
+    def make_all(with_ids: bool = False) -> tf.data.Dataset:
         return reader.make_dataset(manifest_path, rank=0, world_size=1, batch_size=batch_size,
-                                   shuffle=False, augment=False, input_norm=input_norm, seed=seed)
+                                   shuffle=False, augment=False, input_norm=input_norm, seed=seed,
+                                   with_ids=with_ids)
 
     return DataSource(make=make, n_samples=int(meta["n_samples"]),
                       label_names=list(meta["label_names"]),
@@ -151,7 +156,10 @@ def synthetic(n_samples: int, size: int, *, rank: int, world_size: int, batch_si
                tf.TensorSpec((None, 3), tf.float32))
         return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
 
-    def make_all() -> tf.data.Dataset:
+    def make_all(with_ids: bool = False) -> tf.data.Dataset:
+        if with_ids:
+            raise ValueError("the synthetic data set has no simulations or sub-volumes "
+                             "(model.summary_term needs TFRecords of particle counts)")
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
 
     return DataSource(make=make, n_samples=n_samples, label_names=list(SYNTHETIC_LABELS),

@@ -65,6 +65,7 @@ class TrainSettings:
     select: str
     bn_recalibrate: int = 0
     nll_beta: float = 0.5
+    init_from: str | None = None
 
     @classmethod
     def from_config(cls, section: dict) -> "TrainSettings":
@@ -250,6 +251,8 @@ def fingerprint(model_cfg: dict, s: TrainSettings, dist: Dist, n_train: int,
             if k not in ("epochs", "threads_per_rank", "mpi", "jit_compile")}
     if not keep["bn_recalibrate"]:   # off: checkpoints made before the option still resume
         del keep["bn_recalibrate"]
+    if keep["init_from"] is None:    # the same
+        del keep["init_from"]
     if heads.check(model_cfg.get("head")) == "point":   # the NLL's beta does not apply
         del keep["nll_beta"]
     fp = {"model": model_cfg, "train": keep, "world_size": dist.size, "n_train": n_train}
