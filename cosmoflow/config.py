@@ -153,11 +153,10 @@ def cross_check(config: dict) -> list[str]:
 
         try:
             check_model(model)
-            if model.get("summary_term") is not None:
-                from cosmoflow.model import summary_term
+            from cosmoflow.model import summary_term
 
-                summary_term.check(model["summary_term"], preset=model.get("preset", "paper"),
-                                   input_norm=config.get("data", {}).get("input_norm", "log1p"))
+            summary_term.check(model.get("summary_term"),
+                               input_norm=config.get("data", {}).get("input_norm", "log1p"))
         except ValueError as err:
             errs.append(str(err))
     return errs

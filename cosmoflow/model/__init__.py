@@ -45,8 +45,9 @@ def check_power_bins(model_cfg: dict) -> None:
     """Raise ValueError naming ``model.power_bins`` unless it is 0 / absent or the preset is
     light (the one whose head takes the power branch), naming ``model.power_into`` unless it
     is a destination, and one that needs the branch only with the branch on, naming
-    ``model.moments`` when it is on for another preset than light, or naming
-    ``model.global_pooling`` unless it is a kind and, other than "mean", for the light preset."""
+    ``model.moments`` when it is on for another preset than light, naming
+    ``model.global_pooling`` unless it is a kind and, other than "mean", for the light preset,
+    or naming ``model.summary_term`` when it is given for another preset than light."""
     n = model_cfg.get("power_bins") or 0
     if check_power_into(model_cfg.get("power_into")) == "output" and not n:
         raise ValueError("model.power_into = 'output': the power branch is off (model.power_bins "
@@ -62,6 +63,9 @@ def check_power_bins(model_cfg: dict) -> None:
     kind = global_pooling.check(model_cfg.get("global_pooling"))
     if kind != "mean" and model_cfg.get("preset", "paper") != "light":
         raise ValueError(f"model.global_pooling = {kind!r}: only the light preset pools globally "
+                         f"(model.preset is {model_cfg.get('preset', 'paper')!r}); leave it out")
+    if model_cfg.get("summary_term") is not None and model_cfg.get("preset", "paper") != "light":
+        raise ValueError(f"model.summary_term: only the light preset takes the summary term "
                          f"(model.preset is {model_cfg.get('preset', 'paper')!r}); leave it out")
     if n and model_cfg.get("input_size"):
         from cosmoflow.model.power_features import shell_bins
@@ -191,7 +195,8 @@ def build_model(input_size: int, conv_filters: list[int] | None = None,
     if summary_term is not None:
         from cosmoflow.model import summary_term as term_mod
 
-        term_mod.check(summary_term, preset=cfg["preset"], input_norm=input_norm)
+        check_power_bins({"preset": cfg["preset"], "summary_term": summary_term})
+        term_mod.check(summary_term, input_norm=input_norm)
         if summary_ridge is None:
             raise ValueError("model.summary_term needs the ridge fitted on the training split "
                              "(summary_ridge)")

@@ -36,53 +36,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: The choices of ``model.summary_term.kind``.
-KINDS = ("ridge",)
-#: Keys of ``model.summary_term`` (all required when the section is given).
-KEYS = ("kind", "pk_bins", "quantiles", "ridge_alphas", "cv_folds")
 #: One-point features per channel besides the quantiles: mean, variance, skewness, excess
 #: kurtosis, empty fraction.
 N_MOMENTS = 5
 
 
-def check(term: dict | None, *, preset: str = "light", input_norm: str = "log1p") -> dict | None:
-    """The validated ``model.summary_term`` section (None: off).
-
-    Raises ValueError naming ``model.summary_term`` or its key: not a mapping, a missing or
-    unknown key, an unknown kind, pk_bins < 1, quantiles outside [0, 1], penalties not
-    positive, fewer than 2 folds, another preset than light, or inputs that are not log1p
-    counts (``data.input_norm``: the one-point features are of log(1 + counts)).
+def check(term: dict | None, *, input_norm: str = "log1p") -> dict | None:
+    """``model.summary_term`` (None: off) against ``data.input_norm``: ValueError naming both
+    unless the inputs are log1p counts (the one-point features are of log(1 + counts)). The
+    schema checks the section's keys, the preset check is ``cosmoflow.model.check_power_bins``'s.
     """
-    if term is None:
-        return None
-    where = "model.summary_term"
-    if not isinstance(term, dict):
-        raise ValueError(f"{where}: got {term!r}, expected a mapping with keys {list(KEYS)}")
-    missing = [k for k in KEYS if k not in term]
-    unknown = sorted(set(term) - set(KEYS))
-    if missing or unknown:
-        raise ValueError(f"{where}: missing key(s) {missing}, unknown key(s) {unknown}; "
-                         f"expected exactly {list(KEYS)}")
-    if term["kind"] not in KINDS:
-        raise ValueError(f"{where}.kind: got {term['kind']!r}, expected one of {list(KINDS)}")
-    if not (isinstance(term["pk_bins"], int) and term["pk_bins"] >= 1):
-        raise ValueError(f"{where}.pk_bins: got {term['pk_bins']!r}, expected an integer >= 1")
-    q = term["quantiles"]
-    if not (isinstance(q, list) and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in q)):
-        raise ValueError(f"{where}.quantiles: got {q!r}, expected a list of numbers in [0, 1]")
-    a = term["ridge_alphas"]
-    if not (isinstance(a, list) and a and all(isinstance(v, (int, float)) and v > 0 for v in a)):
-        raise ValueError(f"{where}.ridge_alphas: got {a!r}, expected a non-empty list of "
-                         "positive numbers")
-    if not (isinstance(term["cv_folds"], int) and term["cv_folds"] >= 2):
-        raise ValueError(f"{where}.cv_folds: got {term['cv_folds']!r}, expected an integer >= 2")
-    if preset != "light":
-        raise ValueError(f"{where}: only the light preset takes the summary term (model.preset "
-                         f"is {preset!r}); leave model.summary_term out")
-    if input_norm != "log1p":
-        raise ValueError(f"{where}: the one-point features are of log(1 + counts); "
+    if term is not None and input_norm != "log1p":
+        raise ValueError(f"model.summary_term: the one-point features are of log(1 + counts); "
                          f"data.input_norm is {input_norm!r}, expected 'log1p'")
-    return dict(term)
+    return term
 
 
 def n_features(n_channels: int, pk_bins: int, quantiles) -> int:
@@ -217,13 +184,17 @@ def term(x_in, term_cfg: dict, ridge: dict, n_outputs: int):
                          int(n_outputs), name="summary_ridge")(f)
 
 
-def sample_keys(sim, subvolume, z) -> np.ndarray:
-    """One int64 per sample from its simulation, sub-volume and first redshift (ids of the
-    record reader): ``sim * 2^32 + subvolume * 2^16 + round(1000 z)``, unique within a split
-    (``label_shift`` looks samples up by it)."""
-    z0 = np.asarray(z, np.float64).reshape(len(np.atleast_1d(sim)), -1)[:, 0]
-    return ((np.asarray(sim, np.int64) << 32) + (np.asarray(subvolume, np.int64) << 16)
-            + np.round(1000.0 * z0).astype(np.int64))
+def batch_keys(ids: dict):
+    """One int64 per sample of a batch of the record reader's ids (graph or eager):
+    ``sim * 2^32 + subvolume * 2^16 + round(1000 z)`` of its first redshift, unique within a
+    split: how ``fit``'s shifts and ``cosmoflow.train.label_shift`` find a sample."""
+    import tensorflow as tf
+
+    z0 = tf.cast(ids["z"], tf.float64)
+    z0 = tf.reshape(z0, [tf.shape(ids["sim"])[0], -1])[:, 0]
+    return (tf.bitwise.left_shift(tf.cast(ids["sim"], tf.int64), 32)
+            + tf.bitwise.left_shift(tf.cast(ids["subvolume"], tf.int64), 16)
+            + tf.cast(tf.round(1000.0 * z0), tf.int64))
 
 
 @dataclass
@@ -233,7 +204,7 @@ class Fitted:
     state : ``RidgePk.state()`` of the ridge refitted on every training sample (JSON-ready):
         what the model carries.
     alphas : (L,) penalties chosen by cross-validation.
-    keys : (n,) int64 ``sample_keys`` of the training samples.
+    keys : (n,) int64 ``batch_keys`` of the training samples.
     shift : (n, L) float64, each training sample's out-of-fold ridge estimate minus the full
         ridge's (normalised label units): training on labels minus it makes the conv network
         fit the residual the ridge leaves on simulations it was not fitted to, the residual it
@@ -271,7 +242,7 @@ def fit(batches, term_cfg: dict) -> Fitted:
         feats.append(layer(x).numpy().astype(np.float64))
         labels.append(np.asarray(y, np.float64))
         sims.append(np.asarray(ids["sim"]))
-        keys.append(sample_keys(ids["sim"], ids["subvolume"], ids["z"]))
+        keys.append(batch_keys(ids).numpy())
     if not feats:
         raise ValueError("model.summary_term: the training split holds no sample")
     X, Y, groups = np.concatenate(feats), np.concatenate(labels), np.concatenate(sims)
@@ -281,15 +252,15 @@ def fit(batches, term_cfg: dict) -> Fitted:
                          "sub-volume and redshift")
     ridge, chosen, cv_mse = fit_ridge_cv(X, Y, groups, term_cfg["ridge_alphas"],
                                          int(term_cfg["cv_folds"]))
-    oof = ridge.predict(X)   # one training simulation: nothing held out, no shift
+    full = ridge.predict(X)
+    oof = full.copy()   # one training simulation: nothing held out, no shift
     if len(np.unique(groups)) > 1:
         for held in group_folds(groups, int(term_cfg["cv_folds"])):
             oof[held] = RidgePk(chosen).fit(X[~held], Y[~held]).predict(X[held])
-    shift = oof - ridge.predict(X)
     logging.getLogger("cosmoflow.train").info(
         "summary term: ridge on %d features of %d samples (%d simulations), penalties %s; "
         "RMSE on the training split %s, out of fold %s (normalised labels); %.1f s",
         X.shape[1], len(X), len(np.unique(groups)), chosen.tolist(),
-        np.sqrt(((ridge.predict(X) - Y) ** 2).mean(0)).round(4).tolist(),
+        np.sqrt(((full - Y) ** 2).mean(0)).round(4).tolist(),
         np.sqrt(((oof - Y) ** 2).mean(0)).round(4).tolist(), time.perf_counter() - t0)
-    return Fitted(ridge.state(), chosen, keys, shift)
+    return Fitted(ridge.state(), chosen, keys, oof - full)

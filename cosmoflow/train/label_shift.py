@@ -2,7 +2,7 @@
 
 ``shifted(source, keys, shift)`` is the training ``DataSource`` whose every batch has, from
 each sample's labels, that sample's row of ``shift`` subtracted, the sample found by its key
-(``summary_term.sample_keys`` of the reader's sim, subvolume and z). The model then learns
+(``summary_term.batch_keys`` of the reader's sim, subvolume and z). The model then learns
 labels minus the shift; batches, order and augmentation are the source's, so runs stay a pure
 function of (seed, epoch) and resume as before.
 """
@@ -13,16 +13,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from cosmoflow.model.summary_term import batch_keys
 from cosmoflow.train.data import DataSource
-
-
-def batch_keys(ids: dict) -> tf.Tensor:
-    """``summary_term.sample_keys`` in the graph, of a batch's reader ids."""
-    z0 = tf.cast(ids["z"], tf.float64)
-    z0 = tf.reshape(z0, [tf.shape(ids["sim"])[0], -1])[:, 0]
-    return (tf.bitwise.left_shift(tf.cast(ids["sim"], tf.int64), 32)
-            + tf.bitwise.left_shift(tf.cast(ids["subvolume"], tf.int64), 16)
-            + tf.cast(tf.round(1000.0 * z0), tf.int64))
 
 
 def shifted(source: DataSource, keys: np.ndarray, shift: np.ndarray) -> DataSource:
