@@ -19,38 +19,29 @@ validation split of
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 import split_features
 
 
-def pooled_features(model_path: str, samples: list, input_norm: str) -> np.ndarray:
-    """The ``global_pool`` layer's output (n, F) of the saved network on the samples' counts."""
+def pooled_features(model, samples: list, input_norm: str) -> np.ndarray:
+    """The ``global_pool`` layer's output (n, F) of the loaded network on the samples' counts."""
     import keras
 
-    from cosmoflow.model.power_features import load
     from cosmoflow.predict.core import network_outputs
 
     if input_norm != "log1p":
         raise ValueError(f"data.input_norm {input_norm!r}: this script feeds log1p inputs only")
-    model = load(model_path)
     sub = keras.Model(model.input, model.get_layer("global_pool").output)
     return network_outputs(sub, np.stack([np.asarray(s[0]) for s in samples]), input_norm, 1.0)
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True)
-    p.add_argument("--train", required=True, help="the training split's manifest.json")
-    p.add_argument("--val", required=True, help="a validation split's manifest.json")
-    p.add_argument("--config", nargs="+", default=[str(split_features.ROOT / "config" / "config.yaml")])
-    args = p.parse_args()
+    args = split_features.arguments(__doc__)
 
     from cosmoflow import config as cfgmod
     from cosmoflow.data.reader import read_manifest
+    from cosmoflow.model.power_features import load
     from cosmoflow.ridge import fit_ridge_cv
 
     cfg = cfgmod.load(*args.config)
@@ -59,32 +50,29 @@ def main() -> int:
     va = split_features.load(args.val, cfg, args.model)
     names = read_manifest(args.val)["label_names"]
     L = len(names)
+    model = load(args.model)
     for d in (tr, va):
-        d["pooled"] = pooled_features(args.model, d["samples"], cfg["data"]["input_norm"])
+        d["pooled"] = pooled_features(model, d["samples"], cfg["data"]["input_norm"])
 
     def rmse(e):
         return " / ".join(f"{v:.4f}" for v in np.sqrt((e ** 2).mean(axis=0)))
 
     print(f"per sample RMSE ({' / '.join(names)}): training split (in-sample) | validation split")
     print(f"{'network':40s} {rmse(tr['net'] - tr['y'])} | {rmse(va['net'] - va['y'])}")
-    ns = names.index("n_s") if "n_s" in names else None
     inputs = {"summary statistics": lambda d: d["stats"],
               "pooled conv features": lambda d: d["pooled"],
               "pooled conv features + statistics": lambda d: np.hstack([d["pooled"], d["stats"]]),
-              "network + statistics": lambda d: np.hstack([d["net"][:, :L], d["stats"]]),
-              "network": lambda d: d["net"][:, :L]}
-    for name, f in inputs.items():
-        oracles = [False] + ([True] if ns is not None else [])
-        for oracle in oracles:
-            def feats(d):
-                x = f(d)
-                return np.hstack([x, d["y"][:, ns:ns + 1]]) if oracle else x
-            if name == "network" and not oracle:
-                continue
-            ridge, _, _ = fit_ridge_cv(feats(tr), tr["y"], tr["g"], ev["ridge_alphas"], ev["cv_folds"])
-            label = f"ridge on {name}" + (" + true n_s" if oracle else "")
-            print(f"{label:40s} {rmse(ridge.predict(feats(tr)) - tr['y'])} | "
-                  f"{rmse(ridge.predict(feats(va)) - va['y'])}")
+              "network + statistics": lambda d: np.hstack([d["net"][:, :L], d["stats"]])}
+    rows = [(name, f) for name, f in inputs.items()]
+    if "n_s" in names:   # the oracles: each input and the true n_s
+        ns = names.index("n_s")
+        inputs["network"] = lambda d: d["net"][:, :L]
+        rows += [(f"{name} + true n_s", lambda d, f=f: np.hstack([f(d), d["y"][:, ns:ns + 1]]))
+                 for name, f in inputs.items()]
+    for name, feats in rows:
+        ridge, _, _ = fit_ridge_cv(feats(tr), tr["y"], tr["g"], ev["ridge_alphas"], ev["cv_folds"])
+        print(f"{'ridge on ' + name:40s} {rmse(ridge.predict(feats(tr)) - tr['y'])} | "
+              f"{rmse(ridge.predict(feats(va)) - va['y'])}")
     return 0
 
 

@@ -29,7 +29,7 @@ def main() -> int:
     from cosmoflow.evaluate import baselines, bootstrap
     from cosmoflow.evaluate import simulation_level as sl
 
-    cfg = cfgmod.load(args.config)
+    cfg = cfgmod.load(*args.config)
     ev = cfg["evaluate"]
     box = float(cfg["simulation"]["box"])
     alphas, folds = ev["ridge_alphas"], ev["cv_folds"]

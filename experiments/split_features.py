@@ -22,7 +22,8 @@ def arguments(doc: str, *, model: bool = True) -> argparse.Namespace:
         p.add_argument("--model", required=True)
     p.add_argument("--train", required=True, help="the training split's manifest.json")
     p.add_argument("--val", required=True, help="a validation split's manifest.json")
-    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml")],
+                   help="config files, later ones override earlier ones (as --configfile)")
     return p.parse_args()
 
 

@@ -31,7 +31,7 @@ def main() -> int:
     from cosmoflow.data.reader import read_manifest
     from cosmoflow.evaluate import baselines
 
-    cfg = cfgmod.load(args.config)
+    cfg = cfgmod.load(*args.config)
     ev = cfg["evaluate"]
 
     def split(manifest):

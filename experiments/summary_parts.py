@@ -24,7 +24,7 @@ def main() -> int:
     from cosmoflow.data.reader import read_manifest
     from cosmoflow.evaluate import baselines
 
-    cfg = cfgmod.load(args.config)
+    cfg = cfgmod.load(*args.config)
     ev = cfg["evaluate"]
     n_bins, quantiles = int(ev["pk_bins"]), ev["summary"]["quantiles"]
     tr, va = split_features.load(args.train, cfg), split_features.load(args.val, cfg)
