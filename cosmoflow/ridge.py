@@ -104,17 +104,29 @@ def fit_ridge_cv(features: np.ndarray, labels: np.ndarray, groups, alphas, n_fol
     chosen : (n_labels,) penalty per label.
     cv_mse : (n_alphas, n_labels) cross-validated mean squared error of each penalty.
     """
+    return fit_ridge_cv_oof(features, labels, groups, alphas, n_folds)[:3]
+
+
+def fit_ridge_cv_oof(features: np.ndarray, labels: np.ndarray, groups, alphas, n_folds: int = 5
+                     ) -> tuple[RidgePk, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_ridge_cv` and, from the same fold fits, each sample's out-of-fold estimate at
+    the chosen penalty of each label: ``(model, chosen, cv_mse, oof)``, ``oof`` (n, n_labels)
+    in the labels' units, the estimate of the ridge fitted without the sample's simulation
+    (with one training simulation, nothing held out: the full model's estimate).
+    """
     X = np.asarray(features, np.float64)
     Y = np.asarray(labels, np.float64)
     alphas = np.asarray(alphas, np.float64)
-    cv_mse = np.zeros((len(alphas), Y.shape[1]))
     if len(np.unique(np.asarray(groups))) < 2:  # one training simulation: nothing to hold out
         chosen = np.full(Y.shape[1], alphas.max())
-        return RidgePk(chosen).fit(X, Y), chosen, np.full_like(cv_mse, np.nan)
+        model = RidgePk(chosen).fit(X, Y)
+        return model, chosen, np.full((len(alphas), Y.shape[1]), np.nan), model.predict(X)
+    folds = np.empty((len(alphas),) + Y.shape)       # out-of-fold estimates per penalty
     for held in group_folds(groups, n_folds):
         for i, a in enumerate(alphas):
-            pred = RidgePk(a).fit(X[~held], Y[~held]).predict(X[held])
-            cv_mse[i] += ((pred - Y[held]) ** 2).sum(0)
-    cv_mse /= len(Y)
-    chosen = alphas[np.argmin(cv_mse, axis=0)]
-    return RidgePk(chosen).fit(X, Y), chosen, cv_mse
+            folds[i, held] = RidgePk(a).fit(X[~held], Y[~held]).predict(X[held])
+    cv_mse = ((folds - Y) ** 2).mean(axis=1)
+    best = np.argmin(cv_mse, axis=0)
+    chosen = alphas[best]
+    oof = folds[best, :, np.arange(Y.shape[1])].T
+    return RidgePk(chosen).fit(X, Y), chosen, cv_mse, oof

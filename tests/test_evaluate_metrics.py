@@ -118,6 +118,30 @@ def test_ridge_cv_penalises_noise_and_keeps_signal():
     assert err < 0.3 * np.abs(s - Y[:, 0].mean()).mean()
 
 
+def test_ridge_cv_out_of_fold_estimates_are_the_fold_fits_at_the_chosen_penalty():
+    """fit_ridge_cv_oof's estimates equal, per label, a ridge at that label's chosen penalty
+    refitted without each fold's simulations; its model, penalties and CV errors are
+    fit_ridge_cv's."""
+    from cosmoflow.ridge import RidgePk, fit_ridge_cv_oof
+
+    rng = np.random.default_rng(5)
+    groups = np.repeat(np.arange(20), 4)
+    X = rng.normal(size=(80, 6))
+    Y = np.stack([X[:, 0] + 0.3 * rng.normal(size=80), rng.normal(size=20)[groups]], axis=1)
+    alphas = [1e-3, 1e-1, 10.0, 1e3]
+    model, chosen, cv, oof = fit_ridge_cv_oof(X, Y, groups, alphas, n_folds=4)
+    ref_model, ref_chosen, ref_cv = baselines.fit_ridge_cv(X, Y, groups, alphas, n_folds=4)
+    assert chosen[0] != chosen[1]              # the per-label pick is exercised
+    np.testing.assert_array_equal(chosen, ref_chosen)
+    np.testing.assert_allclose(cv, ref_cv, rtol=1e-12)
+    np.testing.assert_allclose(model.predict(X), ref_model.predict(X), rtol=1e-12)
+    expect = np.empty_like(Y)
+    for held in baselines.group_folds(groups, 4):
+        expect[held] = RidgePk(chosen).fit(X[~held], Y[~held]).predict(X[held])
+    np.testing.assert_allclose(oof, expect, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(oof, model.predict(X))   # held-out estimates, not the full fit
+
+
 def test_ridge_cv_with_one_simulation_takes_the_largest_penalty():
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(8, 4)), rng.normal(size=(8, 2))

@@ -227,7 +227,7 @@ def fit(batches, term_cfg: dict) -> Fitted:
     ValueError naming ``model.summary_term`` when the batches hold no sample, inputs that are
     not log(1 + integer counts), or two samples with one key.
     """
-    from cosmoflow.ridge import RidgePk, fit_ridge_cv, group_folds
+    from cosmoflow.ridge import fit_ridge_cv_oof
 
     layer = layer_class()(int(term_cfg["pk_bins"]), term_cfg["quantiles"])
     feats, labels, sims, keys = [], [], [], []
@@ -250,13 +250,9 @@ def fit(batches, term_cfg: dict) -> Fitted:
     if len(np.unique(keys)) != len(keys):
         raise ValueError("model.summary_term: two training samples share a simulation, "
                          "sub-volume and redshift")
-    ridge, chosen, cv_mse = fit_ridge_cv(X, Y, groups, term_cfg["ridge_alphas"],
-                                         int(term_cfg["cv_folds"]))
-    full = ridge.predict(X)
-    oof = full.copy()   # one training simulation: nothing held out, no shift
-    if len(np.unique(groups)) > 1:
-        for held in group_folds(groups, int(term_cfg["cv_folds"])):
-            oof[held] = RidgePk(chosen).fit(X[~held], Y[~held]).predict(X[held])
+    ridge, chosen, _, oof = fit_ridge_cv_oof(X, Y, groups, term_cfg["ridge_alphas"],
+                                             int(term_cfg["cv_folds"]))
+    full = ridge.predict(X)   # one training simulation: oof is this (nothing held out, no shift)
     logging.getLogger("cosmoflow.train").info(
         "summary term: ridge on %d features of %d samples (%d simulations), penalties %s; "
         "RMSE on the training split %s, out of fold %s (normalised labels); %.1f s",
