@@ -19,28 +19,23 @@ ridge with the whole-box network's estimate as one more input, against the ridge
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
 import split_features
 
-ROOT = Path(__file__).resolve().parents[1]
+
+def _box_options(p) -> None:
+    p.add_argument("--box-train", required=True, help="the whole-box records' training manifest")
+    p.add_argument("--box-val", required=True, help="the whole-box records' validation manifest")
+    p.add_argument("--resamples", type=int, default=2000)
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="the whole-box network's model.keras")
-    p.add_argument("--box-train", required=True)
-    p.add_argument("--box-val", required=True)
-    p.add_argument("--train", required=True, help="the sub-volume records' training manifest")
-    p.add_argument("--val", required=True, help="the sub-volume records' validation manifest")
-    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml")])
-    p.add_argument("--resamples", type=int, default=2000)
-    args = p.parse_args()
+    # --model: the whole-box network; --train / --val: the sub-volume records' manifests
+    args = split_features.arguments(__doc__, extra=_box_options)
 
     from cosmoflow import config as cfgmod
     from cosmoflow.data.reader import read_manifest
@@ -69,7 +64,7 @@ def main() -> int:
         return {k: (v[order] if isinstance(v, np.ndarray) else v) for k, v in d.items()}
 
     tr, va = sub_split(args.train), sub_split(args.val)
-    btr, bva = box_split(args.box_train), box_split(args.box_val, args.model)
+    btr, bva = box_split(args.box_train, args.model), box_split(args.box_val, args.model)
     if list(bva["g"]) != list(va["sims"]) or list(btr["g"]) != list(tr["sims"]):
         raise ValueError("the box records and the sub-volume records hold different simulations")
     if not np.allclose(bva["y"], va["Y"]):
@@ -96,25 +91,27 @@ def main() -> int:
     }
     # the whole-box network's estimate as one more input of the strongest per-simulation ridge
     # (its estimates on the training boxes, as network_box uses the network's)
-    net_tr = split_features.load(args.box_train, whole, args.model)
-    net_tr = net_tr["net"][np.argsort(net_tr["g"])]
-    combined = fit_predict(np.hstack([tr["box"], stats_mean(tr), net_tr]), tr["Y"], tr["sims"],
+    combined = fit_predict(np.hstack([tr["box"], stats_mean(tr), btr["net"]]), tr["Y"], tr["sims"],
                            np.hstack([va["box"], stats_mean(va), bva["net"]]))
     names = read_manifest(args.val)["label_names"]
     weights = bootstrap.resample_weights(len(va["sims"]), args.resamples, seed=0)
-    ref = preds["whole-box network"]
-    for name, pred in preds.items():
-        row = {"rmse": dict(zip(names, np.round(np.sqrt(((pred - va["Y"]) ** 2).mean(0)), 5).tolist()))}
-        if name != "whole-box network":
-            cmp = bootstrap.paired_rmse_difference(ref, pred, va["Y"], va["sims"], names, weights, 0.95)
-            row["P(network better)"] = {n: round(c["frac_below_zero"], 3) for n, c in cmp.items()}
-        print(json.dumps({name: row}))
-    base = preds["box band powers + mean statistics ridge"]
-    cmp = bootstrap.paired_rmse_difference(combined, base, va["Y"], va["sims"], names, weights, 0.95)
-    print(json.dumps({"box band powers + mean statistics + whole-box network, ridge": {
-        "rmse": dict(zip(names, np.round(np.sqrt(((combined - va["Y"]) ** 2).mean(0)), 5).tolist())),
-        "P(better than box band powers + mean statistics)": {
-            n: round(c["frac_below_zero"], 3) for n, c in cmp.items()}}}))
+
+    def row(pred, against=None):
+        """RMSE per label and, given ``against``, P(pred better than it) by the paired bootstrap."""
+        out = {"rmse": dict(zip(names, np.round(np.sqrt(((pred - va["Y"]) ** 2).mean(0)), 5).tolist()))}
+        if against is not None:
+            cmp = bootstrap.paired_rmse_difference(pred, against, va["Y"], va["sims"], names,
+                                                   weights, 0.95)
+            out["P(better)"] = {n: round(c["frac_below_zero"], 3) for n, c in cmp.items()}
+        return out
+
+    net = preds.pop("whole-box network")
+    print(json.dumps({"whole-box network": row(net)}))
+    for name, pred in preds.items():    # P(better): the whole-box network's against this one
+        print(json.dumps({name: {"rmse": row(pred)["rmse"], "P(network better)": row(net, pred)["P(better)"]}}))
+    print(json.dumps({"box band powers + mean statistics + whole-box network, ridge (P(better): "
+                      "than the ridge without the network)":
+                      row(combined, preds["box band powers + mean statistics ridge"])}))
     return 0
 
 

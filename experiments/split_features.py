@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def arguments(doc: str, *, model: bool = True) -> argparse.Namespace:
-    """The scripts' common command line: [--model], --train, --val, --config."""
+def arguments(doc: str, *, model: bool = True, extra=None) -> argparse.Namespace:
+    """The scripts' common command line: [--model], --train, --val, --config, and what
+    ``extra(parser)`` adds (a script's own options)."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     if model:
         p.add_argument("--model", required=True)
@@ -24,6 +25,8 @@ def arguments(doc: str, *, model: bool = True) -> argparse.Namespace:
     p.add_argument("--val", required=True, help="a validation split's manifest.json")
     p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml")],
                    help="config files, later ones override earlier ones (as --configfile)")
+    if extra is not None:
+        extra(p)
     return p.parse_args()
 
 
