@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import ROOT
+from cosmoflow import config as cfgmod
 from cosmoflow.model import build_model, moments
 from cosmoflow.model.power_features import load
 
@@ -50,3 +52,17 @@ def test_moments_need_the_light_preset_and_their_statistics():
                     moments_std=[1, 1])
     with pytest.raises(ValueError, match="moment statistics"):
         build_model(16, preset="light", n_channels=1, moments=True)
+
+
+def test_workstation_network_is_a_linear_head_on_pooled_features_and_moments():
+    """config/workstation.yaml's network (docs/model.md rows W13, W14): the light preset's pooled
+    conv features (128) and the 4 channels' mean and variance (8) feed the gaussian head's output
+    layer directly: no hidden dense layer, no dropout."""
+    cfg = cfgmod.load(ROOT / "config" / "config.yaml", ROOT / "config" / "workstation.yaml")["model"]
+    x = cubes(3, n=2, size=cfg["input_size"], channels=4)
+    mean, std = moments.feature_statistics([(x, None)])
+    model = build_model(**cfg, n_outputs=3, n_channels=4, moments_mean=mean, moments_std=std)
+    dense = [l for l in model.layers if l.__class__.__name__ == "Dense"]
+    assert [l.name for l in dense] == ["output"] and dense[0].kernel.shape == (128 + 8, 6)
+    assert not [l for l in model.layers if l.__class__.__name__ == "Dropout"]
+    assert model(x, training=False).shape == (2, 6)
