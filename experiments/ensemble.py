@@ -3,7 +3,10 @@ the test split): the estimates of the first k of the given models averaged, k = 
 
 Prints, per label, the per-sample and per-simulation RMSE (physical units) of each model and of
 each average, and the correlation of the members' per-sample errors (what averaging can still
-remove). docs/model.md, "An ensemble of networks".
+remove). docs/model.md, "An ensemble of networks". With ``--paired-with`` (evaluate's
+predictions.csv on the same split), the average of all K is also compared with a baseline's column
+of that file (default: the summary ridge) by the paired bootstrap over simulations that evaluate
+uses (``--config``: its evaluate.n_bootstrap and bootstrap_seed).
 
     python experiments/ensemble.py --manifest results/ablation_default/data/<key>/val/manifest.json \\
         --models results/ablation_default/runs/D3-s64-recheck/model.keras \\
@@ -35,6 +38,11 @@ def main() -> int:
     p.add_argument("--models", nargs="+", required=True, help="model.keras files (same labels)")
     p.add_argument("--manifest", required=True, help="a validation split's manifest.json")
     p.add_argument("--input-norm", default="log1p")
+    p.add_argument("--paired-with", metavar="PREDICTIONS_CSV",
+                   help="evaluate's predictions.csv on the same split: compare with a baseline's column")
+    p.add_argument("--baseline", default="summary_ridge", help="column prefix in that file")
+    p.add_argument("--config", nargs="+", default=[str(ROOT / "config" / "config.yaml")],
+                   help="config files: evaluate.n_bootstrap and evaluate.bootstrap_seed")
     args = p.parse_args()
 
     from cosmoflow.data.reader import read_manifest
@@ -61,7 +69,47 @@ def main() -> int:
                               for i in range(len(preds)) for m in range(i + 1, len(preds))]))
             for j, n in enumerate(names)} if len(preds) > 1 else {}
     print(json.dumps({"mean error correlation between members": {k: round(v, 3) for k, v in corr.items()}}))
+    if args.paired_with:
+        keys = [(int(d["sim"]), int(d["subvolume"])) for d in ids]
+        base = baseline_column(args.paired_with, args.baseline, names, keys)
+        show(args.baseline, base)
+        paired(np.mean(preds, axis=0), base, true, sims, names, args)
     return 0
+
+
+def baseline_column(path: str, prefix: str, names: list[str], keys: list[tuple]) -> np.ndarray:
+    """A baseline's estimates from evaluate's predictions.csv, in the order of ``keys``."""
+    import csv
+
+    with open(path, newline="") as fh:
+        rows = {(int(r["sim"]), int(r["subvolume"])): r for r in csv.DictReader(fh)}
+    missing = [k for k in keys if k not in rows]
+    if missing:
+        raise SystemExit(f"{path}: no row for (sim, subvolume) {missing[0]}: not the same split")
+    try:
+        return np.array([[float(rows[k][f"{prefix}_{n}"]) for n in names] for k in keys])
+    except KeyError as err:
+        raise SystemExit(f"{path}: no column {err}; expected {prefix}_<label>") from None
+
+
+def paired(pred: np.ndarray, base: np.ndarray, true: np.ndarray, sims: np.ndarray,
+           names: list[str], args) -> None:
+    """Per sample and per simulation: RMSE(ensemble) - RMSE(baseline), paired over simulations."""
+    from cosmoflow.evaluate.bootstrap import (paired_rmse_difference, resample_weights,
+                                              simulation_means)
+
+    from cosmoflow import config as cfgmod
+
+    ev = cfgmod.load(*args.config)["evaluate"]
+    w = resample_weights(len(np.unique(sims)), int(ev["n_bootstrap"]), int(ev["bootstrap_seed"]))
+    a_sim, t_sim, g_sim = simulation_means(pred, true, sims)
+    b_sim, _, _ = simulation_means(base, true, sims)
+    for level, (a, b, t, g) in {"per_sample": (pred, base, true, sims),
+                                "per_simulation": (a_sim, b_sim, t_sim, g_sim)}.items():
+        d = paired_rmse_difference(a, b, t, g, names, w, 0.95)
+        print(json.dumps({f"mean of all {level} - {args.baseline}": {
+            n: {"diff": round(v["diff_rmse"], 5), "interval": [round(x, 5) for x in v["interval"]],
+                "P(<0)": round(v["frac_below_zero"], 3)} for n, v in d.items()}}))
 
 
 if __name__ == "__main__":
