@@ -38,6 +38,14 @@ def read_predictions(path: str) -> tuple[list[str], list[tuple[str, str, str]], 
     return names, keys, true, pred
 
 
+def paired_levels(pred_a: np.ndarray, pred_b: np.ndarray, true: np.ndarray, groups) -> dict:
+    """{"per sample": (a, b, truths, groups), "per simulation": the same of each simulation's plain
+    mean of its samples' estimates}: two estimators lined up for a paired comparison at both levels."""
+    ma, ta, sims = bootstrap.simulation_means(pred_a, true, groups)
+    mb, _, _ = bootstrap.simulation_means(pred_b, true, groups)
+    return {"per sample": (pred_a, pred_b, true, groups), "per simulation": (ma, mb, ta, sims)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--a", required=True, help="NAME=predictions.csv of the first network")
@@ -52,10 +60,7 @@ def main(argv=None) -> int:
     if names != names_b or keys != keys_b or not np.array_equal(true, true_b):
         raise ValueError(f"{path_a} and {path_b} hold different samples or labels: not the same test split")
     groups = np.array([k[0] for k in keys])
-    levels = {"per sample": (pred_a, pred_b, true, groups)}
-    ma, ta, sims = bootstrap.simulation_means(pred_a, true, groups)
-    mb, _, _ = bootstrap.simulation_means(pred_b, true, groups)
-    levels["per simulation"] = (ma, mb, ta, sims)
+    levels = paired_levels(pred_a, pred_b, true, groups)
     print(f"{len(set(groups))} test simulations, {len(groups)} samples; {args.n_bootstrap} "
           f"resamples of whole simulations, {100 * args.confidence:g} % intervals\n")
     print(f"| level | parameter | {name_a} RMSE | {name_b} RMSE | {name_a} - {name_b} | P({name_a} better) |")

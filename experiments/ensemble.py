@@ -95,22 +95,17 @@ def baseline_column(path: str, prefix: str, names: list[str], keys: list[tuple])
 def paired(pred: np.ndarray, base: np.ndarray, true: np.ndarray, sims: np.ndarray,
            names: list[str], args) -> None:
     """Per sample and per simulation: RMSE(ensemble) - RMSE(baseline), paired over simulations."""
-    from cosmoflow.evaluate.bootstrap import (paired_rmse_difference, resample_weights,
-                                              simulation_means)
-
+    from compare_heads import paired_levels
     from cosmoflow import config as cfgmod
+    from cosmoflow.evaluate.bootstrap import paired_rmse_difference, resample_weights
 
     ev = cfgmod.load(*args.config)["evaluate"]
     w = resample_weights(len(np.unique(sims)), int(ev["n_bootstrap"]), int(ev["bootstrap_seed"]))
-    a_sim, t_sim, g_sim = simulation_means(pred, true, sims)
-    b_sim, _, _ = simulation_means(base, true, sims)
-    for level, (a, b, t, g) in {"per_sample": (pred, base, true, sims),
-                                "per_simulation": (a_sim, b_sim, t_sim, g_sim)}.items():
+    for level, (a, b, t, g) in paired_levels(pred, base, true, sims).items():
         d = paired_rmse_difference(a, b, t, g, names, w, 0.95)
         print(json.dumps({f"mean of all {level} - {args.baseline}": {
             n: {"diff": round(v["diff_rmse"], 5), "interval": [round(x, 5) for x in v["interval"]],
                 "P(<0)": round(v["frac_below_zero"], 3)} for n, v in d.items()}}))
-
 
 if __name__ == "__main__":
     sys.exit(main())
